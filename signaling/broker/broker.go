@@ -1,0 +1,78 @@
+// Package broker moves events between signaling nodes.
+//
+// A node delivers events to its own sockets directly; the broker carries them to the
+// other nodes. Three kinds of channel exist (names as in shared/spec/backends.md):
+//   - room channels (channel:room:{roomId}): a node subscribes while it has local members
+//     in the room and receives every room-wide event published by other nodes;
+//   - node channels (channel:node:{nodeId}): events for a user held by one specific node;
+//   - the control channel (channel:control): cluster-wide notices (media health, drain).
+//
+// Presence (who is in which room, on which node) is kept separately, in package presence.
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+)
+
+// ErrUnavailable is returned (wrapped) when the broker cannot reach its backend.
+// Callers use it to tell "cross-node delivery is down" from programming errors.
+var ErrUnavailable = errors.New("broker unavailable")
+
+// Message types.
+const (
+	// TypeRoom is a Socket.IO event for every local member of Room (except Except).
+	TypeRoom = "room"
+	// TypeUser is a Socket.IO event for one user (User) in Room.
+	TypeUser = "user"
+	// TypeReplace tells the node holding User's old session in Room that a newer
+	// session took over; the old socket gets error "replaced" and leaves quietly.
+	TypeReplace = "replace"
+	// TypeControl is a cluster-wide control notice; Event names it, Data carries it.
+	TypeControl = "control"
+	// TypeProbe is a node's watchdog probe to itself.
+	TypeProbe = "probe"
+)
+
+// Message is what travels between nodes. It is JSON-encoded on the wire.
+type Message struct {
+	Type   string          `json:"t"`
+	Room   string          `json:"r,omitempty"`
+	Event  string          `json:"e,omitempty"`
+	Data   json.RawMessage `json:"d,omitempty"`
+	User   string          `json:"u,omitempty"`
+	Except string          `json:"x,omitempty"`
+	// Session identifies the session a TypeReplace message is about.
+	Session string `json:"s,omitempty"`
+	// Origin is the publishing node. Nodes ignore room messages they published
+	// themselves, because they already delivered them locally.
+	Origin string `json:"o"`
+	// SentAt is the publish time in Unix nanoseconds (for latency metrics).
+	SentAt int64 `json:"ts,omitempty"`
+}
+
+// Handler receives every message for this node. It must not block for long: it runs
+// on the broker's delivery goroutine.
+type Handler func(Message)
+
+// Broker is the publish/subscribe bus between nodes.
+type Broker interface {
+	// Start begins delivery to h of messages on this node's channel, the control
+	// channel and every subscribed room channel. It is called once.
+	Start(ctx context.Context, nodeID string, h Handler) error
+	// PublishRoom sends m to every node subscribed to roomID.
+	PublishRoom(ctx context.Context, roomID string, m Message) error
+	// PublishNode sends m to the node nodeID.
+	PublishNode(ctx context.Context, nodeID string, m Message) error
+	// PublishControl sends m to every node.
+	PublishControl(ctx context.Context, m Message) error
+	// SubscribeRoom and UnsubscribeRoom are reference-counted by the caller: the hub
+	// subscribes when its first local member joins a room and unsubscribes after the last leaves.
+	SubscribeRoom(ctx context.Context, roomID string) error
+	UnsubscribeRoom(ctx context.Context, roomID string) error
+	// Ready reports whether cross-node delivery currently works (nil) or why not.
+	Ready() error
+	// Close stops delivery and releases connections. It is idempotent.
+	Close() error
+}

@@ -1,0 +1,50 @@
+// Package metrics holds the node's Prometheus collectors. Every collector is registered
+// on one registry per node (so several nodes can live in one test process) and served at
+// /metrics.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+const namespace = "switchboard"
+
+// Metrics are the collectors of one signaling node.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Connections     prometheus.Gauge
+	ConnectionsOpen prometheus.Counter
+	Rooms           prometheus.Gauge
+	EventsIn        *prometheus.CounterVec // by event
+	EventsOut       *prometheus.CounterVec // by event
+	Errors          *prometheus.CounterVec // by code
+	AuthFailures    *prometheus.CounterVec // by reason
+	Disconnects     *prometheus.CounterVec // by reason
+	SlowConsumers   prometheus.Counter
+
+	Redis *RedisMetrics
+}
+
+// New creates and registers the collectors on a fresh registry.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &Metrics{Registry: reg}
+	m.Connections = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "connections", Help: "Socket.IO connections currently open."})
+	m.ConnectionsOpen = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "connections_opened_total", Help: "Socket.IO connections accepted (authenticated)."})
+	m.Rooms = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "rooms", Help: "Rooms with at least one member on this node."})
+	m.EventsIn = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "events_received_total", Help: "Client events received, by event name (unknown events count as \"unknown\")."}, []string{"event"})
+	m.EventsOut = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "events_sent_total", Help: "Events sent to clients, by event name."}, []string{"event"})
+	m.Errors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "errors_total", Help: "Errors returned to clients, by protocol error code."}, []string{"code"})
+	m.AuthFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "auth_failures_total", Help: "Rejected connection attempts, by reason."}, []string{"reason"})
+	m.Disconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "disconnects_total", Help: "Closed connections, by reason."}, []string{"reason"})
+	m.SlowConsumers = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "slow_consumer_disconnects_total", Help: "Connections closed because their send queue was full."})
+	for _, c := range []prometheus.Collector{m.Connections, m.ConnectionsOpen, m.Rooms, m.EventsIn, m.EventsOut, m.Errors, m.AuthFailures, m.Disconnects, m.SlowConsumers} {
+		f(c)
+	}
+	m.Redis = newRedisMetrics(reg)
+	return m
+}
