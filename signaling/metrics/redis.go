@@ -13,7 +13,18 @@ type RedisMetrics struct {
 	Degraded         prometheus.Gauge
 	PresenceCleanups *prometheus.CounterVec // by reason (dead_node, disconnected, timeout)
 	Resyncs          prometheus.Counter
+
+	// Resubscribes counts pub/sub connections re-established after a gap, by reason
+	// (conn_error: go-redis reconnected after a read error; watchdog: probes stopped arriving).
+	Resubscribes *prometheus.CounterVec
+	// DeliveryStalls counts times the subscriber waited because the node's handler queue
+	// was full (the bus never drops a message to make room).
+	DeliveryStalls prometheus.Counter
 }
+
+// NewRedisMetrics creates the Redis collectors and registers them on reg (pass
+// prometheus.NewRegistry() for throw-away collectors in tests).
+func NewRedisMetrics(reg prometheus.Registerer) *RedisMetrics { return newRedisMetrics(reg) }
 
 func newRedisMetrics(reg prometheus.Registerer) *RedisMetrics {
 	m := &RedisMetrics{
@@ -26,7 +37,9 @@ func newRedisMetrics(reg prometheus.Registerer) *RedisMetrics {
 		Degraded:         prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "degraded", Help: "1 while Redis is unreachable and the node serves only local users."}),
 		PresenceCleanups: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "presence", Name: "cleanups_total", Help: "Members removed by clean-up, by reason."}, []string{"reason"}),
 		Resyncs:          prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "presence", Name: "resyncs_total", Help: "Times local presence was re-written after Redis came back."}),
+		Resubscribes:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "redis", Name: "resubscribes_total", Help: "Pub/sub connections re-established after a gap, by reason (conn_error, watchdog)."}, []string{"reason"}),
+		DeliveryStalls:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "redis", Name: "delivery_stalls_total", Help: "Times the subscriber waited for a full handler queue (messages are never dropped)."}),
 	}
-	reg.MustRegister(m.Published, m.Received, m.PublishLatency, m.DeliveryLatency, m.WatchdogHealthy, m.WatchdogFailures, m.Degraded, m.PresenceCleanups, m.Resyncs)
+	reg.MustRegister(m.Published, m.Received, m.PublishLatency, m.DeliveryLatency, m.WatchdogHealthy, m.WatchdogFailures, m.Degraded, m.PresenceCleanups, m.Resyncs, m.Resubscribes, m.DeliveryStalls)
 	return m
 }
