@@ -77,7 +77,7 @@ type Redis struct {
 	rooms   map[string]struct{}
 	ps      *redis.PubSub
 	waiters map[string][]chan struct{} // kind+"\x00"+channel → waiting callers
-	started atomic.Bool // written under mu, read without it (Ready, publish)
+	started atomic.Bool                // written under mu, read without it (Ready, publish)
 	closed  atomic.Bool
 	node    atomic.Pointer[string]
 

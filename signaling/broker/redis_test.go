@@ -10,7 +10,6 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/redisconn"
 )
 
-
 func redisBackend(t *testing.T, s *redisserver.Server, opts broker.RedisOptions) brokertest.NewBroker {
 	return func() broker.Broker {
 		c, err := redisconn.New(redisconn.Options{URL: s.URL()})

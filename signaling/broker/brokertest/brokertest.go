@@ -266,8 +266,8 @@ func testFields(t *testing.T, nb NewBroker) {
 	must(t, b.B.SubscribeRoom(ctx(t), "room-1"))
 	sent := broker.Message{
 		Type: broker.TypeRoom, Room: "room-1", Event: "chat_message",
-		Data:   json.RawMessage(`{"content":"héllo \u2603","n":[1,2]}`),
-		User:   "u1", Except: "u2", Session: "s9", Origin: "a", SentAt: time.Now().UnixNano(),
+		Data: json.RawMessage(`{"content":"héllo \u2603","n":[1,2]}`),
+		User: "u1", Except: "u2", Session: "s9", Origin: "a", SentAt: time.Now().UnixNano(),
 	}
 	must(t, a.B.PublishRoom(ctx(t), "room-1", sent))
 	got := b.WaitEvent(t, "chat_message")
