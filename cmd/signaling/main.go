@@ -1,0 +1,153 @@
+// Command signaling runs one Switchboard signaling node.
+//
+//	signaling --dev                       # local try-out: in-memory bus, generated keys, printed tokens
+//	signaling --jwt-public-key=key.pem --redis-url=redis://redis:6379/0
+//
+// See --help for every flag; each is also an environment variable SIGNALING_<FLAG>.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/signaling/auth"
+	"github.com/switchboard-rtc/switchboard/signaling/config"
+	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/metrics"
+	"github.com/switchboard-rtc/switchboard/signaling/server"
+)
+
+func main() {
+	cfg, err := config.Parse(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "signaling: invalid configuration:\n%v\n\nRun signaling --help for the flags.\n", err)
+		os.Exit(2)
+	}
+	log := newLogger(cfg, os.Stderr)
+	if err := run(cfg, log, os.Stdout); err != nil {
+		log.Error("signaling node failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Dev {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// run starts the node and blocks until a signal stops it.
+func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	log = log.With("node", cfg.NodeID)
+	verifier, devKeys, err := newVerifier(cfg)
+	if err != nil {
+		return err
+	}
+	m := metrics.New()
+	bus, err := newBus(ctx, cfg, m, log)
+	if err != nil {
+		return err
+	}
+	h := hub.New(hub.Options{
+		NodeID:          cfg.NodeID,
+		Broker:          bus.broker,
+		Presence:        bus.presence,
+		Nodes:           bus.nodes,
+		Rooms:           hub.StaticRooms{Mode: cfg.DefaultRoomMode},
+		Metrics:         m,
+		Logger:          log,
+		MaxRoomSize:     cfg.MaxRoomSize,
+		ReconnectWindow: cfg.ReconnectWindow,
+		PresenceTTL:     cfg.PresenceTTL,
+		MaxEventBytes:   cfg.MaxEventBytes,
+		MaxChatLength:   cfg.MaxChatLength,
+		EventRate:       cfg.EventRate,
+		EventBurst:      cfg.EventBurst,
+	})
+	if err := h.Start(ctx); err != nil {
+		return fmt.Errorf("start hub: %w", err)
+	}
+	srv := server.New(server.Options{
+		Hub: h, Verifier: verifier, Metrics: m, Logger: log,
+		CookieName: cfg.JWTCookie, AllowedOrigins: cfg.AllowedOrigins,
+		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxPayload,
+		SendQueue: cfg.SendQueue,
+	})
+	if devKeys != nil {
+		addDevRoutes(srv.Mux(), devKeys)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	log.Info("signaling node listening", "addr", ln.Addr().String(), "redis", cfg.UsesRedis())
+	if devKeys != nil {
+		printDevBanner(out, ln.Addr().String(), cfg, devKeys)
+	}
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	stop() // a second signal now kills the process the default way
+	log.Info("shutting down")
+	srv.SetDraining(cfg.DrainReconnectJitter)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutdownCtx) // stops accepting; hijacked WebSockets are closed by the hub
+	h.Close(shutdownCtx)
+	_ = srv.Wait(shutdownCtx)
+	bus.close()
+	log.Info("stopped")
+	return nil
+}
+
+func newVerifier(cfg config.Config) (*auth.Verifier, *auth.DevKeys, error) {
+	ac := auth.Config{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: 5 * time.Second}
+	var devKeys *auth.DevKeys
+	switch {
+	case cfg.JWTPublicKey != "":
+		k, err := auth.LoadPublicKey(cfg.JWTPublicKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		ac.PublicKey = k
+	case cfg.Dev && cfg.JWKSURL == "":
+		k, err := auth.NewDevKeys()
+		if err != nil {
+			return nil, nil, err
+		}
+		devKeys, ac.PublicKey = k, &k.Private.PublicKey
+	}
+	if cfg.JWKSURL != "" {
+		ac.JWKS = auth.NewJWKS(cfg.JWKSURL)
+	}
+	v, err := auth.NewVerifier(ac)
+	return v, devKeys, err
+}

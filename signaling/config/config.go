@@ -1,0 +1,242 @@
+// Package config defines the signaling node's flags. Every flag can also be set by an
+// environment variable SIGNALING_<FLAG> (upper case, dashes as underscores), e.g.
+// --redis-url / SIGNALING_REDIS_URL. A flag given on the command line wins.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the node's configuration.
+type Config struct {
+	Listen   string
+	NodeID   string
+	LogLevel string
+	Dev      bool
+	Demo     bool
+
+	JWTPublicKey   string
+	JWKSURL        string
+	JWTCookie      string
+	JWTIssuer      string
+	JWTAudience    string
+	AllowedOrigins []string
+
+	RedisURL        string
+	RedisMode       string
+	RedisAddrs      []string
+	RedisMasterName string
+	RedisUsername   string
+	RedisPassword   string
+	RedisTLS        bool
+
+	RoomServiceURL     string
+	RoomServiceTimeout time.Duration
+	ChatServiceURL     string
+	ChatServiceTimeout time.Duration
+	MediaServiceURL    string
+	MediaCreateTimeout time.Duration
+	MediaCallTimeout   time.Duration
+	DefaultRoomMode    string
+
+	MaxRoomSize     int
+	MaxEventBytes   int
+	MaxChatLength   int
+	EventRate       float64
+	EventBurst      int
+	SendQueue       int
+	ReconnectWindow time.Duration
+	PresenceTTL     time.Duration
+	PingInterval    time.Duration
+	PingTimeout     time.Duration
+	MaxPayload      int64
+
+	DrainTimeout         time.Duration
+	DrainReconnectJitter time.Duration
+}
+
+// EnvPrefix prefixes every flag's environment variable.
+const EnvPrefix = "SIGNALING_"
+
+// EnvName returns the environment variable of a flag.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+type listFlag struct{ v *[]string }
+
+func (l listFlag) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Join(*l.v, ",")
+}
+
+func (l listFlag) Set(s string) error {
+	*l.v = nil
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l.v = append(*l.v, p)
+		}
+	}
+	return nil
+}
+
+// Parse reads flags from args and the environment. It returns flag.ErrHelp for --help
+// after printing the usage to out.
+func Parse(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("signaling", flag.ContinueOnError)
+	fs.SetOutput(out)
+	host, _ := os.Hostname()
+
+	fs.StringVar(&c.Listen, "listen", ":8080", "address for Socket.IO (/socket.io/), /healthz, /readyz and /metrics")
+	fs.StringVar(&c.NodeID, "node-id", host, "unique id of this node in the cluster (Kubernetes: the pod name)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&c.Dev, "dev", false, "development mode: text logs, a generated RSA key pair and a printed dev token (never in production)")
+	fs.BoolVar(&c.Demo, "demo", false, "serve the demo page at /demo (on by default with --dev)")
+
+	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "path to the PEM RSA public key that verifies RS256 access tokens")
+	fs.StringVar(&c.JWKSURL, "jwks-url", "", "optional JWKS URL; keys are chosen by the token's kid and refreshed on rotation")
+	fs.StringVar(&c.JWTCookie, "jwt-cookie", "access_token", "name of the cookie carrying the access token")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "required iss claim (empty = not checked)")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "required aud claim (empty = not checked)")
+	fs.Var(listFlag{&c.AllowedOrigins}, "allowed-origins", "comma-separated origins allowed to open WebSockets, e.g. https://app.example.com (empty = any; set it in production: cookie auth allows cross-site WebSocket hijacking otherwise)")
+
+	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (redis://, rediss://, redis-sentinel://); empty with no --redis-addrs = in-memory bus, single node")
+	fs.StringVar(&c.RedisMode, "redis-mode", "standalone", "Redis deployment: standalone, sentinel or cluster")
+	fs.Var(listFlag{&c.RedisAddrs}, "redis-addrs", "comma-separated Redis (or Sentinel) host:port addresses, instead of --redis-url")
+	fs.StringVar(&c.RedisMasterName, "redis-master-name", "", "Sentinel master name (sentinel mode)")
+	fs.StringVar(&c.RedisUsername, "redis-username", "", "Redis ACL user name")
+	fs.StringVar(&c.RedisPassword, "redis-password", "", "Redis password (prefer the environment variable)")
+	fs.BoolVar(&c.RedisTLS, "redis-tls", false, "connect to Redis over TLS")
+
+	fs.StringVar(&c.RoomServiceURL, "room-service-url", "", "Room Service base URL (empty = every room exists, in --default-room-mode)")
+	fs.DurationVar(&c.RoomServiceTimeout, "room-service-timeout", 3*time.Second, "timeout of one Room Service call")
+	fs.StringVar(&c.ChatServiceURL, "chat-service-url", "", "Chat Service base URL for message persistence (empty = history kept in memory only)")
+	fs.DurationVar(&c.ChatServiceTimeout, "chat-service-timeout", 5*time.Second, "timeout of one Chat Service batch")
+	fs.StringVar(&c.MediaServiceURL, "media-service-url", "", "Media Service (SFU) base URL (empty = sfu_* events answer media_unavailable)")
+	fs.DurationVar(&c.MediaCreateTimeout, "media-create-timeout", 5*time.Second, "timeout of sfu_create_transport calls to the Media Service")
+	fs.DurationVar(&c.MediaCallTimeout, "media-call-timeout", 3*time.Second, "timeout of other Media Service calls")
+	fs.StringVar(&c.DefaultRoomMode, "default-room-mode", "p2p", "room mode when no Room Service is configured: p2p or sfu")
+
+	fs.IntVar(&c.MaxRoomSize, "max-room-size", 0, "most participants in one room (0 = only the Room Service's maxParticipants applies)")
+	fs.IntVar(&c.MaxEventBytes, "max-event-bytes", 64<<10, "largest event payload; larger ones get payload_too_large")
+	fs.IntVar(&c.MaxChatLength, "max-chat-length", 4000, "longest chat message in characters")
+	fs.Float64Var(&c.EventRate, "event-rate", 100, "events per second one socket may send (token bucket); excess gets rate_limited")
+	fs.IntVar(&c.EventBurst, "event-burst", 200, "burst size of the per-socket event rate limit")
+	fs.IntVar(&c.SendQueue, "send-queue", 256, "frames queued per socket; a socket whose queue overflows is disconnected as a slow consumer")
+	fs.DurationVar(&c.ReconnectWindow, "reconnect-window", 5*time.Second, "how long a dropped user keeps their place in the room")
+	fs.DurationVar(&c.PresenceTTL, "presence-ttl", 30*time.Second, "a member that sends nothing (heartbeat or event) for this long leaves with reason timeout")
+	fs.DurationVar(&c.PingInterval, "ping-interval", 25*time.Second, "Engine.IO ping interval")
+	fs.DurationVar(&c.PingTimeout, "ping-timeout", 20*time.Second, "Engine.IO pong deadline; a client that misses it is disconnected")
+	fs.Int64Var(&c.MaxPayload, "max-payload", 1_000_000, "largest WebSocket frame in bytes; a larger frame closes the connection")
+
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, time to move clients off this node before exiting")
+	fs.DurationVar(&c.DrainReconnectJitter, "drain-reconnect-jitter", 5*time.Second, "upper bound of the random delay clients are told to wait before reconnecting during a drain")
+
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: signaling [flags]\n\nSwitchboard signaling node: Socket.IO v5 over WebSocket for WebRTC rooms.\nEvery flag can also be set as an environment variable SIGNALING_<FLAG>, e.g. --redis-url as SIGNALING_REDIS_URL.\n\nFlags:\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			def := ""
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+				def = fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+			fmt.Fprintf(out, "  --%s  [%s]\n      %s%s\n", f.Name, EnvName(f.Name), f.Usage, def)
+		})
+	}
+
+	// Environment first, so command-line flags override it.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if c.Dev && getenv(EnvName("demo")) == "" && !flagGiven(fs, "demo") {
+		c.Demo = true
+	}
+	return c, c.Validate()
+}
+
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			given = true
+		}
+	})
+	return given
+}
+
+// Validate reports configuration mistakes with the flag to fix.
+func (c Config) Validate() error {
+	var errs []error
+	if c.NodeID == "" {
+		errs = append(errs, errors.New("--node-id must not be empty"))
+	}
+	if strings.ContainsAny(c.NodeID, "{}") {
+		errs = append(errs, errors.New("--node-id must not contain braces"))
+	}
+	if !c.Dev && c.JWTPublicKey == "" && c.JWKSURL == "" {
+		errs = append(errs, errors.New("--jwt-public-key or --jwks-url is required (or use --dev for a generated key pair)"))
+	}
+	switch c.RedisMode {
+	case "standalone", "sentinel", "cluster":
+	default:
+		errs = append(errs, fmt.Errorf("--redis-mode must be standalone, sentinel or cluster, not %q", c.RedisMode))
+	}
+	if c.RedisMode == "sentinel" && c.RedisMasterName == "" && len(c.RedisAddrs) > 0 {
+		errs = append(errs, errors.New("--redis-mode=sentinel needs --redis-master-name"))
+	}
+	switch c.DefaultRoomMode {
+	case "p2p", "sfu":
+	default:
+		errs = append(errs, fmt.Errorf("--default-room-mode must be p2p or sfu, not %q", c.DefaultRoomMode))
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", c.LogLevel))
+	}
+	pos := func(name string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be positive", name))
+		}
+	}
+	pos("reconnect-window", c.ReconnectWindow)
+	pos("presence-ttl", c.PresenceTTL)
+	pos("ping-interval", c.PingInterval)
+	pos("ping-timeout", c.PingTimeout)
+	pos("drain-timeout", c.DrainTimeout)
+	if c.MaxRoomSize < 0 {
+		errs = append(errs, errors.New("--max-room-size must not be negative"))
+	}
+	if c.MaxEventBytes <= 0 || int64(c.MaxEventBytes) > c.MaxPayload {
+		errs = append(errs, errors.New("--max-event-bytes must be positive and at most --max-payload"))
+	}
+	if c.SendQueue <= 0 {
+		errs = append(errs, errors.New("--send-queue must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// UsesRedis reports whether the node runs with a Redis bus.
+func (c Config) UsesRedis() bool { return c.RedisURL != "" || len(c.RedisAddrs) > 0 }

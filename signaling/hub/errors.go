@@ -1,0 +1,34 @@
+package hub
+
+import "fmt"
+
+// Error codes of the protocol (shared/spec/protocol.md).
+const (
+	CodeInvalidPayload   = "invalid_payload"
+	CodeUnknownEvent     = "unknown_event"
+	CodeNotInRoom        = "not_in_room"
+	CodeRoomNotFound     = "room_not_found"
+	CodeRoomFull         = "room_full"
+	CodeForbidden        = "forbidden"
+	CodeTargetNotFound   = "target_not_found"
+	CodeRateLimited      = "rate_limited"
+	CodePayloadTooLarge  = "payload_too_large"
+	CodeNotSFURoom       = "not_sfu_room"
+	CodeMediaUnavailable = "media_unavailable"
+	CodeReplaced         = "replaced"
+	CodeDraining         = "draining"
+	CodeInternal         = "internal"
+)
+
+// Error is a protocol error: it goes to the client as an ack {ok:false,error} or as the
+// `error` event, and the connection stays open.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,600 @@
+// Package hub is the heart of a signaling node: it holds the node's sessions and local
+// room membership, handles client events, and moves events to and from other nodes
+// through the broker. The transport (WebSocket, Socket.IO framing) lives in package
+// server; cluster-wide membership lives in package presence.
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/signaling/broker"
+	"github.com/switchboard-rtc/switchboard/signaling/metrics"
+	"github.com/switchboard-rtc/switchboard/signaling/presence"
+	"github.com/switchboard-rtc/switchboard/signaling/protocol"
+)
+
+// Options configure a Hub. Zero values get the defaults in withDefaults.
+type Options struct {
+	NodeID          string
+	Broker          broker.Broker
+	Presence        presence.Store
+	Nodes           presence.Nodes
+	Rooms           RoomDirectory
+	Chat            ChatLog
+	Metrics         *metrics.Metrics
+	Logger          *slog.Logger
+	MaxRoomSize     int           // 0 = no limit beyond the room's own maxParticipants
+	ReconnectWindow time.Duration // how long an ungracefully disconnected user stays in the room
+	PresenceTTL     time.Duration // a member silent for this long is removed (reason "timeout")
+	MaxEventBytes   int           // largest event payload accepted
+	MaxChatLength   int           // in characters
+	ChatHistory     int           // messages in the join_room ack
+	EventRate       float64       // events per second per socket
+	EventBurst      int
+	NodeHeartbeat   time.Duration // node liveness refresh period (TTL is 3×)
+	RedisTimeout    time.Duration // bound for one presence/broker call
+}
+
+func (o *Options) withDefaults() {
+	if o.Broker == nil {
+		o.Broker = broker.NewMemory(nil)
+	}
+	if o.Presence == nil || o.Nodes == nil {
+		mem := presence.NewMemory()
+		if o.Presence == nil {
+			o.Presence = mem
+		}
+		if o.Nodes == nil {
+			o.Nodes = mem
+		}
+	}
+	if o.Rooms == nil {
+		o.Rooms = StaticRooms{Mode: ModeP2P}
+	}
+	if o.Chat == nil {
+		o.Chat = &MemoryChatLog{Keep: 200}
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.ReconnectWindow, 5*time.Second)
+	def(&o.PresenceTTL, 30*time.Second)
+	def(&o.NodeHeartbeat, 2*time.Second)
+	def(&o.RedisTimeout, 2*time.Second)
+	if o.MaxEventBytes <= 0 {
+		o.MaxEventBytes = 64 << 10
+	}
+	if o.MaxChatLength <= 0 {
+		o.MaxChatLength = 4000
+	}
+	if o.ChatHistory <= 0 {
+		o.ChatHistory = 50
+	}
+	if o.EventRate == 0 {
+		o.EventRate = 100
+	}
+	if o.EventBurst <= 0 {
+		o.EventBurst = 200
+	}
+}
+
+// Hub is one node's session and room manager.
+type Hub struct {
+	opts Options
+	log  *slog.Logger
+	m    *metrics.Metrics
+
+	mu       sync.RWMutex
+	sessions map[string]*Session
+	rooms    map[string]*localRoom // rooms with at least one local session
+	// pending holds reconnection-window timers of users who dropped, by room+user.
+	pending map[roomUser]*time.Timer
+
+	controlHandlers []ControlHandler
+	extraEvents     map[string]EventHandler
+	// modeOverride lets the SFU fallback report a room's effective mode.
+	modeOverride func(room, mode string) string
+
+	resync chan struct{} // non-blocking signal: re-write local presence
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+}
+
+type roomUser struct{ room, user string }
+
+type localRoom struct {
+	members map[string]*Session // userID → session
+}
+
+// New creates a hub; call Start before use.
+func New(opts Options) *Hub {
+	opts.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Hub{
+		opts:     opts,
+		log:      opts.Logger.With("node", opts.NodeID),
+		m:        opts.Metrics,
+		sessions: map[string]*Session{},
+		rooms:    map[string]*localRoom{},
+		pending:  map[roomUser]*time.Timer{},
+		resync:   make(chan struct{}, 1),
+		ctx:      ctx,
+		cancel:   cancel,
+	}
+}
+
+// NodeID is this node's id.
+func (h *Hub) NodeID() string { return h.opts.NodeID }
+
+// Start connects the hub to the broker and starts its background loops.
+func (h *Hub) Start(ctx context.Context) error {
+	if err := h.opts.Broker.Start(ctx, h.opts.NodeID, h.onBrokerMessage); err != nil {
+		return err
+	}
+	h.heartbeatNode(presence.NodeActive)
+	h.wg.Add(2)
+	go h.housekeeping()
+	go h.watchBroker()
+	return nil
+}
+
+// Ready reports whether the node can take new connections: cross-node delivery works.
+func (h *Hub) Ready() error { return h.opts.Broker.Ready() }
+
+// Close disconnects every session (no drain; see Drain), removes the node's presence and
+// stops the loops. It is idempotent.
+func (h *Hub) Close(ctx context.Context) {
+	h.closeOnce.Do(func() {
+		h.mu.RLock()
+		sessions := make([]*Session, 0, len(h.sessions))
+		for _, s := range h.sessions {
+			sessions = append(sessions, s)
+		}
+		h.mu.RUnlock()
+		// Close sockets first; the slower presence clean-up follows within ctx.
+		for _, s := range sessions {
+			s.conn.Close("server shutdown")
+		}
+		for _, s := range sessions {
+			h.Disconnect(s, DisconnectServer)
+		}
+		h.cancel()
+		h.wg.Wait()
+		h.mu.Lock()
+		for k, t := range h.pending {
+			t.Stop()
+			delete(h.pending, k)
+		}
+		h.mu.Unlock()
+		rctx, cancel := context.WithTimeout(ctx, h.opts.RedisTimeout)
+		_ = h.opts.Nodes.Remove(rctx, h.opts.NodeID)
+		cancel()
+		_ = h.opts.Broker.Close()
+	})
+}
+
+// Connect registers an authenticated session.
+func (h *Hub) Connect(s *Session, conn Conn) {
+	s.conn = conn
+	s.limiter = tokenBucket{rate: h.opts.EventRate, burst: float64(h.opts.EventBurst)}
+	s.touch(time.Now())
+	h.mu.Lock()
+	h.sessions[s.ID] = s
+	h.mu.Unlock()
+	h.m.Connections.Inc()
+	h.m.ConnectionsOpen.Inc()
+}
+
+// DisconnectReason says how a session ended.
+type DisconnectReason int
+
+const (
+	// DisconnectLost: the transport dropped (network, ping timeout). The user keeps
+	// their place for the reconnection window.
+	DisconnectLost DisconnectReason = iota
+	// DisconnectClient: the client sent a Socket.IO DISCONNECT: it left on purpose.
+	DisconnectClient
+	// DisconnectServer: the server closed the session (shutdown). Same as Lost for
+	// the room: the user may come back through another node.
+	DisconnectServer
+)
+
+// Disconnect unregisters a session whose transport is closed.
+func (h *Hub) Disconnect(s *Session, why DisconnectReason) {
+	h.mu.Lock()
+	if _, ok := h.sessions[s.ID]; !ok {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.sessions, s.ID)
+	h.mu.Unlock()
+	h.m.Connections.Dec()
+
+	room := s.Room()
+	if room == "" {
+		return
+	}
+	if why == DisconnectClient {
+		h.leave(s, room, "left")
+		return
+	}
+	if !h.removeLocal(s, room) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
+	defer cancel()
+	if err := h.opts.Presence.MarkDisconnecting(ctx, room, s.User.UserID, s.ID, h.opts.ReconnectWindow); err != nil {
+		h.log.Warn("mark disconnecting failed", "room", room, "user", s.User.UserID, "err", err)
+	}
+	h.startReconnectTimer(room, s.User.UserID, s.ID)
+}
+
+// startReconnectTimer removes the user when the window passes without a rejoin. The
+// presence store's session guard makes the removal exactly-once cluster-wide.
+func (h *Hub) startReconnectTimer(room, user, session string) {
+	key := roomUser{room, user}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if old := h.pending[key]; old != nil {
+		old.Stop()
+	}
+	h.pending[key] = time.AfterFunc(h.opts.ReconnectWindow, func() {
+		h.mu.Lock()
+		delete(h.pending, key)
+		h.mu.Unlock()
+		h.removeMember(room, user, session, "disconnected")
+	})
+}
+
+func (h *Hub) cancelReconnectTimer(room, user string) {
+	key := roomUser{room, user}
+	h.mu.Lock()
+	if t := h.pending[key]; t != nil {
+		t.Stop()
+		delete(h.pending, key)
+	}
+	h.mu.Unlock()
+}
+
+// removeMember removes a member (no longer connected here) from presence and, when this
+// call was the one that removed it, tells the room.
+func (h *Hub) removeMember(room, user, session, reason string) {
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
+	defer cancel()
+	removed, err := h.opts.Presence.Leave(ctx, room, user, session)
+	if err != nil {
+		h.log.Warn("presence removal failed", "room", room, "user", user, "reason", reason, "err", err)
+		return
+	}
+	if removed {
+		h.m.Redis.PresenceCleanups.WithLabelValues(reason).Inc()
+		h.announceLeft(room, user, reason)
+	}
+}
+
+func (h *Hub) announceLeft(room, user, reason string) {
+	data, _ := json.Marshal(userLeft{RoomID: room, UserID: user, Reason: reason})
+	h.broadcast(room, "user_left", data, "")
+}
+
+// broadcast delivers an event to the local members of room (except the user except)
+// and publishes it for the other nodes.
+func (h *Hub) broadcast(room, event string, data json.RawMessage, except string) {
+	h.deliverRoom(room, protocol.EventFrame(event, data), event, except)
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
+	defer cancel()
+	err := h.opts.Broker.PublishRoom(ctx, room, broker.Message{
+		Type: broker.TypeRoom, Room: room, Event: event, Data: data, Except: except,
+		Origin: h.opts.NodeID, SentAt: time.Now().UnixNano(),
+	})
+	if err != nil {
+		h.log.Warn("room publish failed; remote members miss this event", "room", room, "event", event, "err", err)
+	}
+}
+
+// deliverRoom sends a ready frame to every local member of room except one user.
+func (h *Hub) deliverRoom(room string, frame []byte, event, except string) {
+	h.mu.RLock()
+	lr := h.rooms[room]
+	var targets []*Session
+	if lr != nil {
+		targets = make([]*Session, 0, len(lr.members))
+		for uid, s := range lr.members {
+			if uid != except {
+				targets = append(targets, s)
+			}
+		}
+	}
+	h.mu.RUnlock()
+	for _, s := range targets {
+		h.send(s, frame, event)
+	}
+}
+
+func (h *Hub) send(s *Session, frame []byte, event string) {
+	if s.conn.Send(frame) {
+		h.m.EventsOut.WithLabelValues(event).Inc()
+	}
+}
+
+// localMember returns the local session of user in room.
+func (h *Hub) localMember(room, user string) *Session {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if lr := h.rooms[room]; lr != nil {
+		return lr.members[user]
+	}
+	return nil
+}
+
+// addLocal puts s into room's local member set. It returns the local session of the
+// same user it displaced (if any) and whether the room is new on this node.
+func (h *Hub) addLocal(s *Session, room string) (displaced *Session, newRoom bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	lr := h.rooms[room]
+	if lr == nil {
+		lr = &localRoom{members: map[string]*Session{}}
+		h.rooms[room] = lr
+		newRoom = true
+		h.m.Rooms.Inc()
+	}
+	if old := lr.members[s.User.UserID]; old != nil && old != s {
+		displaced = old
+	}
+	lr.members[s.User.UserID] = s
+	s.setRoom(room)
+	return displaced, newRoom
+}
+
+// removeLocal takes s out of room locally; it reports false when s was not there.
+// The broker subscription ends with the last local member.
+func (h *Hub) removeLocal(s *Session, room string) bool {
+	if !s.clearRoomIf(room) {
+		return false
+	}
+	h.mu.Lock()
+	lr := h.rooms[room]
+	last := false
+	if lr != nil && lr.members[s.User.UserID] == s {
+		delete(lr.members, s.User.UserID)
+		if len(lr.members) == 0 {
+			delete(h.rooms, room)
+			last = true
+			h.m.Rooms.Dec()
+		}
+	}
+	h.mu.Unlock()
+	if last {
+		ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
+		defer cancel()
+		if err := h.opts.Broker.UnsubscribeRoom(ctx, room); err != nil {
+			h.log.Warn("unsubscribe failed", "room", room, "err", err)
+		}
+	}
+	return true
+}
+
+// leave removes s from room on purpose and tells the others.
+func (h *Hub) leave(s *Session, room, reason string) {
+	if !h.removeLocal(s, room) {
+		return
+	}
+	h.removeMember(room, s.User.UserID, s.ID, reason)
+}
+
+// heartbeatNode refreshes this node's liveness record.
+func (h *Hub) heartbeatNode(state presence.NodeState) {
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
+	defer cancel()
+	if err := h.opts.Nodes.Heartbeat(ctx, h.opts.NodeID, state, 3*h.opts.NodeHeartbeat); err != nil {
+		h.log.Debug("node heartbeat failed", "err", err)
+	}
+}
+
+// housekeeping keeps the node alive in Redis, reaps crashed nodes, expires silent members
+// and re-writes local presence when asked.
+func (h *Hub) housekeeping() {
+	defer h.wg.Done()
+	tick := time.NewTicker(h.opts.NodeHeartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-h.resync:
+			h.resyncPresence()
+		case <-tick.C:
+			h.heartbeatNode(presence.NodeActive)
+			h.reapDeadNodes()
+			h.expireSilentMembers(time.Now())
+		}
+	}
+}
+
+func (h *Hub) reapDeadNodes() {
+	ctx, cancel := context.WithTimeout(h.ctx, 2*h.opts.RedisTimeout)
+	defer cancel()
+	gone, err := h.opts.Nodes.ReapDead(ctx)
+	if err != nil {
+		h.log.Debug("reap dead nodes failed", "err", err)
+		return
+	}
+	for _, ru := range gone {
+		h.m.Redis.PresenceCleanups.WithLabelValues("dead_node").Inc()
+		h.log.Info("removed member of a dead node", "room", ru.RoomID, "user", ru.UserID)
+		h.announceLeft(ru.RoomID, ru.UserID, "disconnected")
+	}
+}
+
+// expireSilentMembers removes local members that sent nothing for the presence TTL.
+func (h *Hub) expireSilentMembers(now time.Time) {
+	cutoff := now.Add(-h.opts.PresenceTTL).UnixNano()
+	h.mu.RLock()
+	var silent []*Session
+	for _, lr := range h.rooms {
+		for _, s := range lr.members {
+			if s.lastSeen.Load() < cutoff {
+				silent = append(silent, s)
+			}
+		}
+	}
+	h.mu.RUnlock()
+	for _, s := range silent {
+		room := s.Room()
+		if room == "" {
+			continue
+		}
+		h.log.Info("presence expired", "room", room, "user", s.User.UserID)
+		h.leave(s, room, "timeout")
+		h.sendError(s, "", errorf(CodeNotInRoom, "you were removed from room %q: no heartbeat for %s", room, h.opts.PresenceTTL))
+	}
+}
+
+// watchBroker asks for a presence re-write whenever cross-node delivery comes back.
+func (h *Hub) watchBroker() {
+	defer h.wg.Done()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	wasReady := true
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-tick.C:
+			ready := h.opts.Broker.Ready() == nil
+			if ready && !wasReady {
+				h.requestResync()
+			}
+			if ready {
+				h.m.Redis.Degraded.Set(0)
+			} else {
+				h.m.Redis.Degraded.Set(1)
+			}
+			wasReady = ready
+		}
+	}
+}
+
+func (h *Hub) requestResync() {
+	select {
+	case h.resync <- struct{}{}:
+	default:
+	}
+}
+
+// resyncPresence re-writes every local member into presence, after Redis was
+// unreachable or lost its data. Joins with the same session are no-ops for the room.
+func (h *Hub) resyncPresence() {
+	h.mu.RLock()
+	type entry struct {
+		room string
+		s    *Session
+	}
+	var all []entry
+	rooms := make([]string, 0, len(h.rooms))
+	for id, lr := range h.rooms {
+		rooms = append(rooms, id)
+		for _, s := range lr.members {
+			all = append(all, entry{id, s})
+		}
+	}
+	h.mu.RUnlock()
+	ctx, cancel := context.WithTimeout(h.ctx, 10*h.opts.RedisTimeout)
+	defer cancel()
+	for _, room := range rooms {
+		if err := h.opts.Broker.SubscribeRoom(ctx, room); err != nil {
+			h.log.Warn("resubscribe failed", "room", room, "err", err)
+		}
+	}
+	for _, e := range all {
+		if _, err := h.opts.Presence.Join(ctx, e.room, h.member(e.s), h.opts.PresenceTTL); err != nil {
+			h.log.Warn("presence resync failed; will retry", "err", err)
+			time.AfterFunc(time.Second, h.requestResync)
+			return
+		}
+	}
+	h.m.Redis.Resyncs.Inc()
+	h.log.Info("local presence re-written", "members", len(all), "rooms", len(rooms))
+}
+
+func (h *Hub) member(s *Session) presence.Member {
+	return presence.Member{UserID: s.User.UserID, Name: s.User.Name, NodeID: h.opts.NodeID, Session: s.ID, JoinedAt: s.joinedAt.Load()}
+}
+
+// onBrokerMessage handles what other nodes sent.
+func (h *Hub) onBrokerMessage(m broker.Message) {
+	switch m.Type {
+	case broker.TypeRoom:
+		if m.Origin == h.opts.NodeID {
+			return
+		}
+		h.observeDelivery(m)
+		h.deliverRoom(m.Room, protocol.EventFrame(m.Event, m.Data), m.Event, m.Except)
+	case broker.TypeUser:
+		h.observeDelivery(m)
+		if s := h.localMember(m.Room, m.User); s != nil {
+			h.send(s, protocol.EventFrame(m.Event, m.Data), m.Event)
+		}
+	case broker.TypeReplace:
+		if s := h.localMember(m.Room, m.User); s != nil && s.ID == m.Session {
+			h.replaced(s, m.Room)
+		}
+	case broker.TypeControl:
+		h.onControl(m)
+	}
+}
+
+func (h *Hub) observeDelivery(m broker.Message) {
+	if m.SentAt > 0 {
+		h.m.Redis.DeliveryLatency.Observe(time.Since(time.Unix(0, m.SentAt)).Seconds())
+	}
+}
+
+// replaced removes a session whose user joined the same room from a newer session.
+// The room sees no churn: presence already points at the new session.
+func (h *Hub) replaced(s *Session, room string) {
+	if h.removeLocal(s, room) {
+		h.sendError(s, "", errorf(CodeReplaced, "you joined room %q from another connection", room))
+	}
+}
+
+// ControlHandler receives cluster-wide control notices (see broker.TypeControl).
+type ControlHandler func(event string, data json.RawMessage)
+
+// OnControl registers f for control notices; call it before Start.
+func (h *Hub) OnControl(f ControlHandler) {
+	h.mu.Lock()
+	h.controlHandlers = append(h.controlHandlers, f)
+	h.mu.Unlock()
+}
+
+func (h *Hub) onControl(m broker.Message) {
+	h.mu.RLock()
+	handlers := h.controlHandlers
+	h.mu.RUnlock()
+	for _, f := range handlers {
+		f(m.Event, m.Data)
+	}
+}
+
+// errIsUnavailable tells whether err means Redis is unreachable (degraded mode).
+func errIsUnavailable(err error) bool {
+	return errors.Is(err, presence.ErrUnavailable) || errors.Is(err, broker.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,16 @@
+package hub
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/signaling/broker"
+)
+
+func brokerUser(room, user, event string, data json.RawMessage, origin string) broker.Message {
+	return broker.Message{Type: broker.TypeUser, Room: room, User: user, Event: event, Data: data, Origin: origin, SentAt: time.Now().UnixNano()}
+}
+
+func brokerReplace(room, user, session, origin string) broker.Message {
+	return broker.Message{Type: broker.TypeReplace, Room: room, User: user, Session: session, Origin: origin}
+}

@@ -1,0 +1,665 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/switchboard-rtc/switchboard/internal/testutil/nodetest"
+	"github.com/switchboard-rtc/switchboard/signaling/auth"
+	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/server"
+	"github.com/switchboard-rtc/switchboard/signaling/sioclient"
+)
+
+// TestMain proves that nodes and connections leave no goroutines behind.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+type joinAck struct {
+	RoomID       string `json:"roomId"`
+	Mode         string `json:"mode"`
+	Self         struct{ UserID, Name string }
+	Participants []struct {
+		UserID string `json:"userId"`
+		Name   string `json:"name"`
+	} `json:"participants"`
+	Chat []hub.ChatMessage `json:"chat"`
+}
+
+func join(t *testing.T, c *sioclient.Client, room string) joinAck {
+	t.Helper()
+	var a joinAck
+	if err := c.Call(nodetest.Ctx(t, 5*time.Second), "join_room", map[string]string{"roomId": room}, &a); err != nil {
+		t.Fatalf("join_room %s: %v", room, err)
+	}
+	return a
+}
+
+func expectEvent(t *testing.T, c *sioclient.Client, name string) map[string]any {
+	t.Helper()
+	ev, ok := c.Next(nodetest.Ctx(t, 5*time.Second), name)
+	if !ok {
+		t.Fatalf("no %s event", name)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(ev.Data, &m); err != nil {
+		t.Fatalf("%s payload %s: %v", name, ev.Data, err)
+	}
+	return m
+}
+
+// expectNoEvent fails if an event named name arrives within d.
+func expectNoEvent(t *testing.T, c *sioclient.Client, name string, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if ev, ok := c.Next(ctx, name); ok {
+		t.Fatalf("unexpected %s event: %s", name, ev.Data)
+	}
+}
+
+func ackErrCode(err error) string {
+	var ae *sioclient.AckError
+	if errors.As(err, &ae) {
+		return ae.Code
+	}
+	return "no ack error: " + errString(err)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
+
+func TestAuthentication(t *testing.T) {
+	keys := nodetest.Keys()
+	v, err := auth.NewVerifier(auth.Config{PublicKey: &keys.Private.PublicKey, Issuer: "iss-1", Audience: "aud-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := nodetest.Start(t, nodetest.Config{Verifier: v})
+	other, _ := auth.NewDevKeys()
+	now := time.Now()
+	claims := func(mod func(jwt.MapClaims)) jwt.MapClaims {
+		c := jwt.MapClaims{"sub": "u1", "exp": now.Add(time.Hour).Unix(), "iss": "iss-1", "aud": "aud-1"}
+		if mod != nil {
+			mod(c)
+		}
+		return c
+	}
+	signed := func(m jwt.SigningMethod, key any, c jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(m, c).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	valid := signed(jwt.SigningMethodRS256, keys.Private, claims(nil))
+	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, claims(nil)).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	cases := []struct {
+		name   string
+		opts   sioclient.Options
+		wantOK bool
+	}{
+		{"no token", sioclient.Options{}, false},
+		{"bad signature", sioclient.Options{Token: signed(jwt.SigningMethodRS256, other.Private, claims(nil))}, false},
+		{"HS256 signed with the public key", sioclient.Options{Token: signed(jwt.SigningMethodHS256, keys.PublicPEM(), claims(nil))}, false},
+		{"alg none", sioclient.Options{Token: none}, false},
+		{"expired", sioclient.Options{Token: signed(jwt.SigningMethodRS256, keys.Private, claims(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix() }))}, false},
+		{"nbf in the future", sioclient.Options{Token: signed(jwt.SigningMethodRS256, keys.Private, claims(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }))}, false},
+		{"wrong issuer", sioclient.Options{Token: signed(jwt.SigningMethodRS256, keys.Private, claims(func(c jwt.MapClaims) { c["iss"] = "evil" }))}, false},
+		{"wrong audience", sioclient.Options{Token: signed(jwt.SigningMethodRS256, keys.Private, claims(func(c jwt.MapClaims) { c["aud"] = "evil" }))}, false},
+		{"missing sub", sioclient.Options{Token: signed(jwt.SigningMethodRS256, keys.Private, claims(func(c jwt.MapClaims) { delete(c, "sub") }))}, false},
+		{"valid via cookie", sioclient.Options{Token: valid, TokenCookie: "access_token"}, true},
+		{"valid via CONNECT auth", sioclient.Options{Token: valid}, true},
+		{"valid via Authorization header", sioclient.Options{Token: valid, TokenHeader: true}, true},
+		{"valid token in the wrong cookie", sioclient.Options{Token: valid, TokenCookie: "other_cookie"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := sioclient.Dial(context.Background(), n.URL, tc.opts)
+			if tc.wantOK {
+				if err != nil {
+					t.Fatalf("Dial: %v", err)
+				}
+				defer c.Close()
+				if c.SID == "" {
+					t.Fatal("no sid in CONNECT answer")
+				}
+				return
+			}
+			var ce *sioclient.ConnectError
+			if !errors.As(err, &ce) || ce.Message != "Authentication error" {
+				t.Fatalf("Dial err = %v, want connect_error \"Authentication error\"", err)
+			}
+		})
+	}
+	if got := testutil.ToFloat64(n.Metrics.AuthFailures.WithLabelValues("auth")); got < 7 {
+		t.Errorf("auth failures from CONNECT auth = %v, want ≥ 7", got)
+	}
+}
+
+func TestOpenPacketAndHandshakeErrors(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{Server: server.Options{PingInterval: 1500 * time.Millisecond, PingTimeout: 1200 * time.Millisecond, MaxPayload: 50_000}})
+	c := nodetest.Connect(t, n, "u1")
+	if c.Open.PingInterval != 1500 || c.Open.PingTimeout != 1200 || c.Open.MaxPayload != 50_000 || len(c.Open.Upgrades) != 0 || c.Open.SID == "" {
+		t.Fatalf("open packet = %+v", c.Open)
+	}
+
+	resp, err := http.Get(n.URL + "/socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || body["code"] != float64(3) || body["message"] != "Bad request" {
+		t.Fatalf("polling: %d %v", resp.StatusCode, body)
+	}
+
+	_, err = sioclient.Dial(context.Background(), n.URL, sioclient.Options{Token: nodetest.Token(t, "u2"), Namespace: "/admin"})
+	var ce *sioclient.ConnectError
+	if !errors.As(err, &ce) || ce.Message != "Invalid namespace" {
+		t.Fatalf("namespace /admin: err = %v", err)
+	}
+}
+
+func TestOriginAllowList(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{Server: server.Options{AllowedOrigins: []string{"https://app.example.com"}}})
+	_, err := sioclient.Dial(context.Background(), n.URL, sioclient.Options{Token: nodetest.Token(t, "u1"), Origin: "https://evil.example.com"})
+	var he *sioclient.HTTPError
+	if !errors.As(err, &he) || he.Status != http.StatusForbidden {
+		t.Fatalf("foreign origin: err = %v, want HTTP 403", err)
+	}
+	c, err := sioclient.Dial(context.Background(), n.URL, sioclient.Options{Token: nodetest.Token(t, "u1"), Origin: "https://app.example.com"})
+	if err != nil {
+		t.Fatalf("allowed origin: %v", err)
+	}
+	c.Close()
+	c, err = sioclient.Dial(context.Background(), n.URL, sioclient.Options{Token: nodetest.Token(t, "u1")})
+	if err != nil {
+		t.Fatalf("no Origin header (non-browser client): %v", err)
+	}
+	c.Close()
+}
+
+func TestJoinRelayLeave(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{})
+	a := nodetest.Connect(t, n, "alice")
+	b := nodetest.Connect(t, n, "bob")
+	ctx := nodetest.Ctx(t, 10*time.Second)
+
+	ackA := join(t, a, "r1")
+	if ackA.RoomID != "r1" || ackA.Mode != "p2p" || ackA.Self.UserID != "alice" || len(ackA.Participants) != 0 || ackA.Chat == nil {
+		t.Fatalf("alice's join ack = %+v", ackA)
+	}
+	ackB := join(t, b, "r1")
+	if len(ackB.Participants) != 1 || ackB.Participants[0].UserID != "alice" || ackB.Participants[0].Name != "Name of alice" {
+		t.Fatalf("bob's join ack = %+v", ackB)
+	}
+	if j := expectEvent(t, a, "user_joined"); j["userId"] != "bob" || j["roomId"] != "r1" || j["name"] != "Name of bob" {
+		t.Fatalf("user_joined = %v", j)
+	}
+
+	sdp := map[string]any{"type": "offer", "sdp": "v=0\r\n…", "nested": []any{1.5, "x", nil}}
+	// A spoofed "from" is ignored: the sender comes from the token.
+	if err := a.Call(ctx, "webrtc_offer", map[string]any{"to": "bob", "from": "mallory", "sdp": sdp}, nil); err != nil {
+		t.Fatal(err)
+	}
+	offer := expectEvent(t, b, "webrtc_offer")
+	if offer["from"] != "alice" || offer["roomId"] != "r1" {
+		t.Fatalf("offer = %v", offer)
+	}
+	gotSDP, _ := json.Marshal(offer["sdp"])
+	wantSDP, _ := json.Marshal(sdp)
+	if string(gotSDP) != string(wantSDP) {
+		t.Fatalf("sdp relayed as %s, want %s", gotSDP, wantSDP)
+	}
+	if err := b.Call(ctx, "webrtc_answer", map[string]any{"to": "alice", "sdp": "answer-sdp"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ans := expectEvent(t, a, "webrtc_answer"); ans["from"] != "bob" || ans["sdp"] != "answer-sdp" {
+		t.Fatalf("answer = %v", ans)
+	}
+	if err := a.Call(ctx, "webrtc_ice_candidate", map[string]any{"to": "bob", "candidate": map[string]any{"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdpMid": "0"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ice := expectEvent(t, b, "webrtc_ice_candidate"); ice["from"] != "alice" || ice["candidate"].(map[string]any)["sdpMid"] != "0" {
+		t.Fatalf("ice = %v", ice)
+	}
+
+	// Targeted delivery: a third member does not see the offer.
+	c := nodetest.Connect(t, n, "carol")
+	join(t, c, "r1")
+	_ = a.Call(ctx, "webrtc_offer", map[string]any{"to": "bob", "sdp": "2"}, nil)
+	expectEvent(t, b, "webrtc_offer")
+	expectNoEvent(t, c, "webrtc_offer", 200*time.Millisecond)
+
+	// Target not in the room.
+	if err := a.Call(ctx, "webrtc_offer", map[string]any{"to": "nobody", "sdp": "x"}, nil); ackErrCode(err) != hub.CodeTargetNotFound {
+		t.Fatalf("offer to absent user: %v", err)
+	}
+	d := nodetest.Connect(t, n, "dave")
+	join(t, d, "other-room")
+	if err := a.Call(ctx, "webrtc_offer", map[string]any{"to": "dave", "sdp": "x"}, nil); ackErrCode(err) != hub.CodeTargetNotFound {
+		t.Fatalf("offer to a user in another room: %v", err)
+	}
+
+	if err := b.Call(ctx, "leave_room", map[string]any{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if l := expectEvent(t, a, "user_left"); l["userId"] != "bob" || l["reason"] != "left" {
+		t.Fatalf("user_left = %v", l)
+	}
+	if err := b.Call(ctx, "leave_room", map[string]any{}, nil); ackErrCode(err) != hub.CodeNotInRoom {
+		t.Fatalf("second leave: %v", err)
+	}
+	if err := b.Call(ctx, "webrtc_offer", map[string]any{"to": "alice", "sdp": "x"}, nil); ackErrCode(err) != hub.CodeNotInRoom {
+		t.Fatalf("offer outside a room: %v", err)
+	}
+}
+
+func TestJoiningAnotherRoomLeavesTheFirst(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{})
+	a := nodetest.Connect(t, n, "alice")
+	b := nodetest.Connect(t, n, "bob")
+	join(t, a, "r1")
+	join(t, b, "r1")
+	join(t, b, "r2")
+	if l := expectEvent(t, a, "user_left"); l["userId"] != "bob" || l["reason"] != "left" {
+		t.Fatalf("user_left = %v", l)
+	}
+	if ack := join(t, a, "r2"); len(ack.Participants) != 1 || ack.Participants[0].UserID != "bob" {
+		t.Fatalf("r2 participants = %+v", ack.Participants)
+	}
+}
+
+func TestReplaceOnDuplicateJoin(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{})
+	a := nodetest.Connect(t, n, "alice")
+	b1 := nodetest.Connect(t, n, "bob")
+	join(t, a, "r1")
+	join(t, b1, "r1")
+	expectEvent(t, a, "user_joined")
+
+	b2 := nodetest.Connect(t, n, "bob")
+	ack := join(t, b2, "r1")
+	if len(ack.Participants) != 1 || ack.Participants[0].UserID != "alice" {
+		t.Fatalf("participants = %+v", ack.Participants)
+	}
+	if e := expectEvent(t, b1, "error"); e["code"] != hub.CodeReplaced {
+		t.Fatalf("old socket got %v, want error replaced", e)
+	}
+	// The room sees no churn, and relays now reach the new socket only.
+	expectNoEvent(t, a, "user_left", 300*time.Millisecond)
+	_ = a.Call(nodetest.Ctx(t, 5*time.Second), "webrtc_offer", map[string]any{"to": "bob", "sdp": "x"}, nil)
+	expectEvent(t, b2, "webrtc_offer")
+	expectNoEvent(t, b1, "webrtc_offer", 200*time.Millisecond)
+	// The old socket stays connected, outside the room.
+	if err := b1.Call(nodetest.Ctx(t, 5*time.Second), "heartbeat", nil, nil); err != nil {
+		t.Fatalf("old socket closed: %v", err)
+	}
+	if err := b1.Call(nodetest.Ctx(t, 5*time.Second), "chat_message", map[string]any{"content": "hi"}, nil); ackErrCode(err) != hub.CodeNotInRoom {
+		t.Fatalf("old socket chat: %v", err)
+	}
+	expectNoEvent(t, a, "user_joined", 100*time.Millisecond)
+}
+
+func TestInvalidPayloadsKeepTheSocket(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{})
+	a := nodetest.Connect(t, n, "alice")
+	ctx := nodetest.Ctx(t, 10*time.Second)
+	cases := []struct {
+		event   string
+		payload any
+		code    string
+	}{
+		{"join_room", nil, hub.CodeInvalidPayload},
+		{"join_room", "r1", hub.CodeInvalidPayload},
+		{"join_room", map[string]any{"roomId": 7}, hub.CodeInvalidPayload},
+		{"join_room", map[string]any{"roomId": ""}, hub.CodeInvalidPayload},
+		{"join_room", map[string]any{"roomId": "a{b}"}, hub.CodeInvalidPayload},
+		{"join_room", map[string]any{"roomId": strings.Repeat("x", 129)}, hub.CodeInvalidPayload},
+		{"join_room", []any{1, 2}, hub.CodeInvalidPayload},
+		{"webrtc_offer", map[string]any{"sdp": "x"}, hub.CodeInvalidPayload},
+		{"webrtc_offer", map[string]any{"to": 5, "sdp": "x"}, hub.CodeInvalidPayload},
+		{"webrtc_offer", map[string]any{"to": "bob"}, hub.CodeInvalidPayload},
+		{"webrtc_ice_candidate", map[string]any{"to": "bob", "candidate": nil}, hub.CodeInvalidPayload},
+		{"chat_message", map[string]any{"content": 5}, hub.CodeInvalidPayload},
+		{"no_such_event", map[string]any{}, hub.CodeUnknownEvent},
+	}
+	for _, tc := range cases {
+		if err := a.Call(ctx, tc.event, tc.payload, nil); ackErrCode(err) != tc.code {
+			t.Errorf("%s %v: got %v, want %s", tc.event, tc.payload, err, tc.code)
+		}
+	}
+	// Without an ack, the failure arrives as the `error` event naming the event.
+	if err := a.Emit("no_such_event", nil); err != nil {
+		t.Fatal(err)
+	}
+	if e := expectEvent(t, a, "error"); e["code"] != hub.CodeUnknownEvent || e["event"] != "no_such_event" || e["message"] == "" {
+		t.Fatalf("error event = %v", e)
+	}
+	if err := a.Emit("join_room", map[string]any{"roomId": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if e := expectEvent(t, a, "error"); e["code"] != hub.CodeInvalidPayload || e["event"] != "join_room" {
+		t.Fatalf("error event = %v", e)
+	}
+	// Still connected and working.
+	join(t, a, "r1")
+	if err := a.Call(ctx, "heartbeat", nil, nil); err != nil {
+		t.Fatalf("heartbeat: %v", err)
+	}
+}
+
+func TestChatMessage(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{Hub: hub.Options{MaxChatLength: 10}})
+	a := nodetest.Connect(t, n, "alice")
+	b := nodetest.Connect(t, n, "bob")
+	ctx := nodetest.Ctx(t, 10*time.Second)
+	if err := a.Call(ctx, "chat_message", map[string]any{"content": "hi"}, nil); ackErrCode(err) != hub.CodeNotInRoom {
+		t.Fatalf("chat outside a room: %v", err)
+	}
+	join(t, a, "r1")
+	join(t, b, "r1")
+	var ack struct {
+		ID        string `json:"id"`
+		Timestamp int64  `json:"timestamp"`
+	}
+	if err := a.Call(ctx, "chat_message", map[string]any{"content": "héllo", "senderId": "mallory"}, &ack); err != nil {
+		t.Fatal(err)
+	}
+	if len(ack.ID) != 36 || ack.Timestamp < time.Now().Add(-time.Minute).UnixMilli() {
+		t.Fatalf("ack = %+v", ack)
+	}
+	for _, c := range []*sioclient.Client{a, b} {
+		m := expectEvent(t, c, "chat_message")
+		if m["id"] != ack.ID || m["senderId"] != "alice" || m["senderName"] != "Name of alice" || m["content"] != "héllo" || m["roomId"] != "r1" || m["timestamp"] != float64(ack.Timestamp) {
+			t.Fatalf("chat_message = %v", m)
+		}
+	}
+	var ack2 struct{ ID string }
+	_ = a.Call(ctx, "chat_message", map[string]any{"content": "second"}, &ack2)
+	if ack2.ID <= ack.ID {
+		t.Fatalf("ids not increasing: %s then %s", ack.ID, ack2.ID)
+	}
+	for _, bad := range []any{"", "   ", strings.Repeat("é", 11), map[string]any{"x": 1}, nil} {
+		if err := a.Call(ctx, "chat_message", map[string]any{"content": bad}, nil); ackErrCode(err) != hub.CodeInvalidPayload {
+			t.Errorf("content %v: %v", bad, err)
+		}
+	}
+	// A late joiner gets the history, oldest first.
+	c := nodetest.Connect(t, n, "carol")
+	if h := join(t, c, "r1").Chat; len(h) != 2 || h[0].Content != "héllo" || h[1].Content != "second" {
+		t.Fatalf("history = %+v", h)
+	}
+}
+
+func TestRoomFull(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{Hub: hub.Options{MaxRoomSize: 2}})
+	join(t, nodetest.Connect(t, n, "a"), "r1")
+	b := nodetest.Connect(t, n, "b")
+	join(t, b, "r1")
+	err := nodetest.Connect(t, n, "c").Call(nodetest.Ctx(t, 5*time.Second), "join_room", map[string]string{"roomId": "r1"}, nil)
+	if ackErrCode(err) != hub.CodeRoomFull {
+		t.Fatalf("third join: %v", err)
+	}
+	// A member re-joining (e.g. a second tab of b) is not counted twice.
+	join(t, nodetest.Connect(t, n, "b"), "r1")
+}
+
+func TestRateLimit(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{Hub: hub.Options{EventRate: 1, EventBurst: 5}})
+	a := nodetest.Connect(t, n, "alice")
+	ctx := nodetest.Ctx(t, 10*time.Second)
+	limited := 0
+	for i := 0; i < 10; i++ {
+		if err := a.Call(ctx, "heartbeat", nil, nil); err != nil {
+			if ackErrCode(err) != hub.CodeRateLimited {
+				t.Fatalf("heartbeat %d: %v", i, err)
+			}
+			limited++
+		}
+	}
+	if limited < 4 || limited > 5 {
+		t.Fatalf("rate limited %d of 10 (burst 5, 1/s)", limited)
+	}
+	time.Sleep(1100 * time.Millisecond) // one token refills
+	if err := a.Call(ctx, "heartbeat", nil, nil); err != nil {
+		t.Fatalf("after refill: %v", err)
+	}
+}
+
+func TestPayloadLimits(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{Hub: hub.Options{MaxEventBytes: 1024}, Server: server.Options{MaxPayload: 8192}})
+	a := nodetest.Connect(t, n, "alice")
+	ctx := nodetest.Ctx(t, 10*time.Second)
+	join(t, a, "r1")
+	err := a.Call(ctx, "webrtc_offer", map[string]any{"to": "bob", "sdp": strings.Repeat("x", 2000)}, nil)
+	if ackErrCode(err) != hub.CodePayloadTooLarge {
+		t.Fatalf("2 KB event: %v", err)
+	}
+	if err := a.Call(ctx, "heartbeat", nil, nil); err != nil {
+		t.Fatalf("socket closed after payload_too_large: %v", err)
+	}
+	// A frame over maxPayload closes the connection.
+	_ = a.Emit("webrtc_offer", map[string]any{"to": "bob", "sdp": strings.Repeat("x", 10000)})
+	select {
+	case <-a.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("oversize frame did not close the connection")
+	}
+}
+
+func TestMalformedFramesCloseOnlyThatConnection(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{})
+	good := nodetest.Connect(t, n, "good")
+	join(t, good, "r1")
+	for _, frame := range []string{"x", "42[", `42{"a":1}`, "451-[\"x\"]"} {
+		bad := nodetest.Connect(t, n, "bad")
+		_ = bad.WriteRaw([]byte(frame))
+		select {
+		case <-bad.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatalf("frame %q did not close the connection", frame)
+		}
+	}
+	bin := nodetest.Connect(t, n, "bin")
+	_ = bin.WriteBinary([]byte{1, 2, 3})
+	select {
+	case <-bin.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("binary frame did not close the connection")
+	}
+	if err := good.Call(nodetest.Ctx(t, 5*time.Second), "heartbeat", nil, nil); err != nil {
+		t.Fatalf("other connection affected: %v", err)
+	}
+}
+
+func TestPingTimeoutDisconnects(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{Server: server.Options{PingInterval: 100 * time.Millisecond, PingTimeout: 150 * time.Millisecond}})
+	ok := nodetest.Connect(t, n, "ponger")
+	silent, err := sioclient.Dial(context.Background(), n.URL, sioclient.Options{Token: nodetest.Token(t, "silent"), NoPong: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	select {
+	case <-silent.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("client that never pongs was not disconnected")
+	}
+	if got := testutil.ToFloat64(n.Metrics.Disconnects.WithLabelValues("ping_timeout")); got != 1 {
+		t.Fatalf("ping_timeout disconnects = %v", got)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if err := ok.Call(nodetest.Ctx(t, 2*time.Second), "heartbeat", nil, nil); err != nil {
+		t.Fatalf("client that pongs was disconnected: %v", err)
+	}
+}
+
+func TestSlowConsumerIsDisconnectedAndRoomUnaffected(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{
+		Hub:    hub.Options{EventRate: 100000, EventBurst: 100000, MaxChatLength: 8000},
+		Server: server.Options{SendQueue: 16},
+	})
+	// The sender receives its own messages too; it discards them as fast as they come.
+	sender, err := sioclient.Dial(context.Background(), n.URL, sioclient.Options{Token: nodetest.Token(t, "sender"), OnEvent: func(sioclient.Event) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+	healthy := nodetest.Connect(t, n, "healthy")
+	block := make(chan struct{})
+	defer close(block)
+	slow, err := sioclient.Dial(context.Background(), n.URL, sioclient.Options{Token: nodetest.Token(t, "slow"), OnEvent: func(sioclient.Event) { <-block }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	join(t, sender, "r1")
+	join(t, healthy, "r1")
+	join(t, slow, "r1")
+
+	received := make(chan int, 1)
+	const total = 3000
+	go func() {
+		got := 0
+		ctx := nodetest.Ctx(t, 60*time.Second)
+		for got < total {
+			if _, ok := healthy.Next(ctx, "chat_message"); !ok {
+				break
+			}
+			got++
+		}
+		received <- got
+	}()
+	content := strings.Repeat("m", 7000)
+	ctx := nodetest.Ctx(t, 60*time.Second)
+	for i := 0; i < total; i++ {
+		// Waiting for each ack keeps the sender itself from being a slow consumer.
+		if err := sender.Call(ctx, "chat_message", map[string]any{"content": content}, nil); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	if got := <-received; got != total {
+		t.Fatalf("healthy member got %d of %d messages", got, total)
+	}
+	if v := testutil.ToFloat64(n.Metrics.SlowConsumers); v != 1 {
+		t.Fatalf("slow consumer disconnects = %v, want 1", v)
+	}
+}
+
+func TestReconnectionWindow(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{Hub: hub.Options{ReconnectWindow: 700 * time.Millisecond}})
+	a := nodetest.Connect(t, n, "alice")
+	join(t, a, "r1")
+	b := nodetest.Connect(t, n, "bob")
+	join(t, b, "r1")
+	expectEvent(t, a, "user_joined")
+
+	// Drop and come back within the window: nobody sees churn.
+	b.Close()
+	time.Sleep(200 * time.Millisecond)
+	b2 := nodetest.Connect(t, n, "bob")
+	if ack := join(t, b2, "r1"); len(ack.Participants) != 1 {
+		t.Fatalf("participants after rejoin = %+v", ack.Participants)
+	}
+	expectNoEvent(t, a, "user_left", time.Second)
+	expectNoEvent(t, a, "user_joined", 10*time.Millisecond)
+
+	// Drop and stay away: exactly one user_left, reason disconnected.
+	b2.Close()
+	if l := expectEvent(t, a, "user_left"); l["userId"] != "bob" || l["reason"] != "disconnected" {
+		t.Fatalf("user_left = %v", l)
+	}
+	expectNoEvent(t, a, "user_left", time.Second)
+
+	// A deliberate Socket.IO disconnect leaves at once.
+	c := nodetest.Connect(t, n, "carol")
+	join(t, c, "r1")
+	expectEvent(t, a, "user_joined")
+	c.Disconnect()
+	if l := expectEvent(t, a, "user_left"); l["userId"] != "carol" || l["reason"] != "left" {
+		t.Fatalf("user_left = %v", l)
+	}
+}
+
+func TestPresenceTimeout(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{Hub: hub.Options{PresenceTTL: 800 * time.Millisecond, NodeHeartbeat: 100 * time.Millisecond}})
+	a := nodetest.Connect(t, n, "alice")
+	b := nodetest.Connect(t, n, "bob")
+	join(t, a, "r1")
+	join(t, b, "r1")
+	// alice keeps sending heartbeats; bob falls silent.
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+				_ = a.Emit("heartbeat", nil)
+			}
+		}
+	}()
+	defer close(stop)
+	if l := expectEvent(t, a, "user_left"); l["userId"] != "bob" || l["reason"] != "timeout" {
+		t.Fatalf("user_left = %v", l)
+	}
+	if e := expectEvent(t, b, "error"); e["code"] != hub.CodeNotInRoom {
+		t.Fatalf("bob got %v", e)
+	}
+	expectNoEvent(t, b, "user_left", 500*time.Millisecond) // alice stays
+}
+
+func TestHealthReadyMetrics(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{})
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200} {
+		resp, err := http.Get(n.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s = %d", path, resp.StatusCode)
+		}
+	}
+	c := nodetest.Connect(t, n, "alice")
+	join(t, c, "r1")
+	if got := testutil.ToFloat64(n.Metrics.Connections); got != 1 {
+		t.Errorf("connections gauge = %v", got)
+	}
+	if got := testutil.ToFloat64(n.Metrics.EventsIn.WithLabelValues("join_room")); got != 1 {
+		t.Errorf("join_room events = %v", got)
+	}
+	n.Server.SetDraining(3 * time.Second)
+	resp, _ := http.Get(n.URL + "/readyz")
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Errorf("/readyz while draining = %d", resp.StatusCode)
+	}
+	resp, _ = http.Get(n.URL + "/healthz")
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/healthz while draining = %d", resp.StatusCode)
+	}
+	_, err := sioclient.Dial(context.Background(), n.URL, sioclient.Options{Token: nodetest.Token(t, "late")})
+	var he *sioclient.HTTPError
+	if !errors.As(err, &he) || he.Status != 503 || he.RetryAfter != "3" {
+		t.Fatalf("upgrade while draining: %v", err)
+	}
+}
