@@ -24,12 +24,12 @@ func TestParsePacket(t *testing.T) {
 		{in: ``, wantErr: true},
 		{in: `9`, wantErr: true},
 		{in: `51-["x",{"_placeholder":true,"num":0}]`, wantErr: true}, // binary
-		{in: `2`, wantErr: true},                                      // event without payload
-		{in: `2{"a":1}`, wantErr: true},                               // event payload must be an array
-		{in: `2["x"`, wantErr: true},                                  // truncated JSON
-		{in: `3["x"]`, wantErr: true},                                 // ack without id
-		{in: `299999999999999999["x"]`, wantErr: true},                // ack id overflow
-		{in: `29007199254740992["x"]`, wantErr: true},                 // beyond 2^53-1
+		{in: `2`, wantErr: true},                       // event without payload
+		{in: `2{"a":1}`, wantErr: true},                // event payload must be an array
+		{in: `2["x"`, wantErr: true},                   // truncated JSON
+		{in: `3["x"]`, wantErr: true},                  // ack without id
+		{in: `299999999999999999["x"]`, wantErr: true}, // ack id overflow
+		{in: `29007199254740992["x"]`, wantErr: true},  // beyond 2^53-1
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -60,7 +60,7 @@ type Node struct {
 // Config tweaks a test node.
 type Config struct {
 	NodeID   string
-	Hub      hub.Options   // Broker, Presence, Nodes, timings…; NodeID/Metrics/Logger filled in
+	Hub      hub.Options    // Broker, Presence, Nodes, timings…; NodeID/Metrics/Logger filled in
 	Server   server.Options // Hub/Verifier/Metrics/Logger filled in
 	Verifier *auth.Verifier // default: Keys()' public key
 }
