@@ -83,6 +83,7 @@ type Redis struct {
 
 	lastProbe     atomic.Int64 // Unix nanos of the last own probe received
 	armedAt       atomic.Int64 // Unix nanos of the last (re)subscription
+	lastPubOK     atomic.Int64 // Unix nanos when probe publishing recovered
 	probePubErr   atomic.Pointer[error]
 	stalled       atomic.Bool // the reader waits for room in the queue
 	inGap         atomic.Bool // a read error happened; not yet resubscribed
@@ -175,6 +176,7 @@ func (b *Redis) resubscribeLocked(ctx context.Context) {
 	ps := b.client.Subscribe(b.ctx)
 	b.ps = ps
 	b.armedAt.Store(time.Now().UnixNano())
+	b.lastProbe.Store(0)
 	if old != nil {
 		// Unblocks the old reader, which sees it is retired and exits.
 		_ = old.Close()
@@ -213,6 +215,8 @@ func (b *Redis) read(ps *redis.PubSub) {
 			}
 			// The connection broke. go-redis re-dials and re-subscribes every channel on
 			// the next Receive; messages published meanwhile are lost (F1).
+			// Readiness now needs a probe that travelled the new connection.
+			b.lastProbe.Store(0)
 			if !b.inGap.Swap(true) {
 				b.log.Warn("redis subscription lost; reconnecting", "err", err)
 			}
@@ -352,10 +356,16 @@ func (b *Redis) probe() {
 			return
 		}
 		b.probePubErr.Store(&err)
+		// Whatever we hear next must be proven by a probe sent after the failure.
+		b.lastProbe.Store(0)
 		return
 	}
 	b.m.Published.WithLabelValues("probe").Inc()
-	b.probePubErr.Store(nil)
+	if b.probePubErr.Swap(nil) != nil {
+		// Publishing works again: give the probe a full timeout to come back before the
+		// subscription is declared broken.
+		b.lastPubOK.Store(time.Now().UnixNano())
+	}
 }
 
 func (b *Redis) check() {
@@ -376,7 +386,7 @@ func (b *Redis) check() {
 	b.m.WatchdogHealthy.Set(0)
 	b.m.Degraded.Set(1)
 	now := time.Now().UnixNano()
-	last := max(b.lastProbe.Load(), b.armedAt.Load())
+	last := max(b.lastProbe.Load(), b.armedAt.Load(), b.lastPubOK.Load())
 	if time.Duration(now-last) <= b.opts.ProbeTimeout || b.stalled.Load() {
 		return
 	}
