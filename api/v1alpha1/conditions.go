@@ -1,0 +1,91 @@
+package v1alpha1
+
+import "time"
+
+// Condition types reported in SignalingClusterStatus.Conditions.
+const (
+	// ConditionAvailable is True when the signaling Deployment has its minimum of available pods.
+	ConditionAvailable = "Available"
+	// ConditionProgressing is True while a rollout or scale operation is in progress.
+	ConditionProgressing = "Progressing"
+	// ConditionRedisReady is True when the configured Redis answers PING with the configured credentials.
+	ConditionRedisReady = "RedisReady"
+	// ConditionMediaServiceHealthy reflects the media-service health gate. It is absent when no
+	// media service is configured.
+	ConditionMediaServiceHealthy = "MediaServiceHealthy"
+	// ConditionDegraded is True when something needs attention: Redis unreachable, media service
+	// unhealthy, a failed rollout or an error while reconciling.
+	ConditionDegraded = "Degraded"
+)
+
+// Condition reasons.
+const (
+	// ReasonMinimumReplicasAvailable: the Deployment reports enough available pods.
+	ReasonMinimumReplicasAvailable = "MinimumReplicasAvailable"
+	// ReasonMinimumReplicasUnavailable: the Deployment does not have enough available pods.
+	ReasonMinimumReplicasUnavailable = "MinimumReplicasUnavailable"
+	// ReasonDeploymentPending: the Deployment has not been created or observed yet.
+	ReasonDeploymentPending = "DeploymentPending"
+	// ReasonScaledToZero: spec.replicas is 0.
+	ReasonScaledToZero = "ScaledToZero"
+
+	// ReasonRollingUpdate: pods of an older template are being replaced.
+	ReasonRollingUpdate = "RollingUpdate"
+	// ReasonRolloutComplete: every pod runs the current template and is available.
+	ReasonRolloutComplete = "RolloutComplete"
+	// ReasonProgressDeadlineExceeded: the Deployment stopped making progress.
+	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+
+	// ReasonRedisPingSucceeded: PING with the configured credentials returned PONG.
+	ReasonRedisPingSucceeded = "PingSucceeded"
+	// ReasonRedisUnreachable: no connection could be made, or it timed out.
+	ReasonRedisUnreachable = "Unreachable"
+	// ReasonRedisAuthFailed: Redis refused the credentials.
+	ReasonRedisAuthFailed = "AuthenticationFailed"
+	// ReasonRedisPingFailed: Redis answered PING with another error.
+	ReasonRedisPingFailed = "PingFailed"
+	// ReasonSecretNotFound: a referenced Secret or key does not exist.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonManagedRedisNotChecked: the managed Redis runs inside the cluster network, which the
+	// operator may not be able to reach; readiness comes from its Deployment instead.
+	ReasonManagedRedisNotChecked = "ManagedRedisDeployment"
+	// ReasonManagedRedisNotReady: the managed Redis Deployment has no available pod yet.
+	ReasonManagedRedisNotReady = "ManagedRedisNotReady"
+	// ReasonCheckPending: no check has completed yet.
+	ReasonCheckPending = "CheckPending"
+
+	// ReasonMediaHealthy: the media service passed successThreshold consecutive checks.
+	ReasonMediaHealthy = "HealthCheckPassed"
+	// ReasonMediaUnhealthy: the media service failed failureThreshold consecutive checks.
+	ReasonMediaUnhealthy = "HealthCheckFailed"
+
+	// ReasonReconcileError: the operator could not apply an owned object.
+	ReasonReconcileError = "ReconcileError"
+	// ReasonAsExpected: nothing is degraded.
+	ReasonAsExpected = "AsExpected"
+)
+
+// Event reasons emitted on the SignalingCluster.
+const (
+	EventMediaServiceHealthy   = "MediaServiceHealthy"
+	EventMediaServiceUnhealthy = "MediaServiceUnhealthy"
+	EventRedisReady            = "RedisReady"
+	EventRedisNotReady         = "RedisNotReady"
+	EventReconcileError        = "ReconcileError"
+)
+
+// Defaults that the CRD schema applies through markers; the operator's builders fall back to the
+// same values so that an object that was not defaulted by an API server behaves the same way.
+const (
+	DefaultReplicas                 int32 = 2
+	DefaultDrainTimeout                   = 30 * time.Second
+	DefaultHealthCheckPath                = "/health"
+	DefaultHealthCheckInterval            = 10 * time.Second
+	DefaultHealthCheckTimeout             = 2 * time.Second
+	DefaultHealthFailureThreshold   int32 = 3
+	DefaultHealthSuccessThreshold   int32 = 1
+	DefaultServicePort              int32 = 80
+	DefaultMinReadySeconds          int32 = 5
+	DefaultAutoscalingCPUPercentage int32 = 70
+	DefaultRedisPort                      = 6379
+)

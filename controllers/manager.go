@@ -1,0 +1,67 @@
+package controllers
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/switchboard-rtc/switchboard/api/v1alpha1"
+)
+
+// NewScheme returns a scheme with the built-in kinds and the SignalingCluster API.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	return s
+}
+
+// ManagerConfig is the part of the manager's command line that shapes ctrl.Options.
+type ManagerConfig struct {
+	// Namespace restricts the watches to one namespace; empty watches all.
+	Namespace               string
+	MetricsAddr             string
+	ProbeAddr               string
+	LeaderElect             bool
+	LeaderElectionID        string
+	LeaderElectionNamespace string
+}
+
+// ManagerOptions returns the manager options shared by cmd/manager and the tests. Owned kinds
+// are cached only when they carry the operator's managed-by label, so the cache does not hold
+// every Deployment, Service and ConfigMap of the cluster. Secrets are cached unfiltered: the
+// referenced ones belong to users and carry no label of ours.
+func ManagerOptions(c ManagerConfig) ctrl.Options {
+	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{labelManagedBy: ManagedByValue})}
+	cacheOpts := cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&appsv1.Deployment{}:                     owned,
+			&corev1.Service{}:                        owned,
+			&corev1.ConfigMap{}:                      owned,
+			&policyv1.PodDisruptionBudget{}:          owned,
+			&autoscalingv2.HorizontalPodAutoscaler{}: owned,
+		},
+	}
+	if c.Namespace != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{c.Namespace: {}}
+	}
+	return ctrl.Options{
+		Scheme:                        NewScheme(),
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: c.MetricsAddr},
+		HealthProbeBindAddress:        c.ProbeAddr,
+		LeaderElection:                c.LeaderElect,
+		LeaderElectionID:              c.LeaderElectionID,
+		LeaderElectionNamespace:       c.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	}
+}

@@ -1,0 +1,511 @@
+// Package controllers reconciles SignalingClusters into the signaling tier's Kubernetes objects
+// and runs the media-service health gate.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync/atomic"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/switchboard-rtc/switchboard/api/v1alpha1"
+)
+
+// secretRefIndex indexes SignalingClusters by the names of the Secrets they reference.
+const secretRefIndex = "spec.secretRefs.name"
+
+// FieldManager is the field manager of every write the operator makes.
+const FieldManager = "switchboard-operator"
+
+// SignalingClusterReconciler reconciles a SignalingCluster.
+type SignalingClusterReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder recorder.EventRecorder
+	Monitor  *Monitor
+	Options  Options
+	// Now is the clock of status timestamps.
+	Now func() time.Time
+
+	// writes counts create/patch/delete calls on owned objects and status patches; tests and
+	// the benchmark read it.
+	writes atomic.Int64
+}
+
+// Writes returns the number of writes the reconciler made to the API server.
+func (r *SignalingClusterReconciler) Writes() int64 { return r.writes.Load() }
+
+// scope is what one reconcile works on.
+type scope struct {
+	sc             *v1alpha1.SignalingCluster
+	key            types.NamespacedName
+	secretValues   map[string][]byte
+	missingSecrets []string
+	redisPassword  string
+	passwordOK     bool
+
+	deployment      *appsv1.Deployment
+	redisDeployment *appsv1.Deployment
+}
+
+// +kubebuilder:rbac:groups=signaling.switchboard.dev,resources=signalingclusters,verbs=get;list;watch
+// +kubebuilder:rbac:groups=signaling.switchboard.dev,resources=signalingclusters/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=signaling.switchboard.dev,resources=signalingclusters/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile applies the owned objects and writes the status once, at the end.
+func (r *SignalingClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	log := logf.FromContext(ctx)
+	sc := &v1alpha1.SignalingCluster{}
+	if err := r.Get(ctx, req.NamespacedName, sc); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Monitor.Forget(req.NamespacedName)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if !sc.DeletionTimestamp.IsZero() {
+		// Owner references let the garbage collector remove the children.
+		r.Monitor.Forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+
+	s := &scope{sc: sc, key: req.NamespacedName}
+	defer func() {
+		if err := r.updateStatus(ctx, s, retErr); err != nil {
+			if apierrors.IsNotFound(err) {
+				return
+			}
+			log.Error(err, "updating status")
+			if retErr == nil {
+				retErr = err
+			}
+		}
+	}()
+
+	if err := r.loadSecrets(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.Monitor.Ensure(s.key, monitorConfig(s), sc.Status.MediaService)
+
+	var errs []error
+	for _, step := range []func(context.Context, *scope) error{
+		r.reconcileManagedRedis,
+		r.reconcileConfigMap,
+		r.reconcileDeployment,
+		r.reconcileService,
+		r.reconcilePodDisruptionBudget,
+		r.reconcileHPA,
+	} {
+		if err := step(ctx, s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return ctrl.Result{}, errors.Join(errs...)
+}
+
+// loadSecrets reads the referenced Secret keys (missing ones are recorded, not fatal: the
+// status says which, and a Secret watch retries when it appears).
+func (r *SignalingClusterReconciler) loadSecrets(ctx context.Context, s *scope) error {
+	s.secretValues = map[string][]byte{}
+	s.passwordOK = true
+	for _, ref := range secretRefs(s.sc) {
+		id := ref.Name + "/" + ref.Key
+		secret := &corev1.Secret{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: s.sc.Namespace, Name: ref.Name}, secret)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("reading Secret %s: %w", ref.Name, err)
+		}
+		v, ok := secret.Data[ref.Key]
+		if err != nil || !ok {
+			s.missingSecrets = append(s.missingSecrets, id)
+			if ref == s.sc.Spec.Redis.PasswordSecretRef {
+				s.passwordOK = false
+			}
+			continue
+		}
+		s.secretValues[id] = v
+		if ref == s.sc.Spec.Redis.PasswordSecretRef {
+			s.redisPassword = string(v)
+		}
+	}
+	return nil
+}
+
+// monitorConfig is the health monitor's configuration for the scope's cluster.
+func monitorConfig(s *scope) MonitorConfig {
+	spec := s.sc.Spec
+	cfg := MonitorConfig{Interval: v1alpha1.DefaultHealthCheckInterval}
+	if s.passwordOK {
+		cfg.Redis = &RedisConfig{
+			Mode:       redisMode(s.sc),
+			Addrs:      redisAddresses(s.sc),
+			MasterName: spec.Redis.MasterName,
+			Username:   spec.Redis.Username,
+			Password:   s.redisPassword,
+			TLS:        spec.Redis.TLS,
+		}
+	}
+	if ms := spec.MediaService; ms != nil {
+		hc := ms.HealthCheck
+		p := hc.Path
+		if p == "" {
+			p = v1alpha1.DefaultHealthCheckPath
+		}
+		cfg.Interval = durationOr(hc.Interval, v1alpha1.DefaultHealthCheckInterval)
+		cfg.Media = &MediaCheckConfig{
+			URL:              trimSlash(ms.URL) + p,
+			Timeout:          min(durationOr(hc.Timeout, v1alpha1.DefaultHealthCheckTimeout), cfg.Interval),
+			FailureThreshold: max(hc.FailureThreshold, 1),
+			SuccessThreshold: max(hc.SuccessThreshold, 1),
+		}
+		if hc.FailureThreshold == 0 {
+			cfg.Media.FailureThreshold = v1alpha1.DefaultHealthFailureThreshold
+		}
+	}
+	return cfg
+}
+
+func trimSlash(u string) string {
+	for len(u) > 0 && u[len(u)-1] == '/' {
+		u = u[:len(u)-1]
+	}
+	return u
+}
+
+// apply creates or patches obj with mutate and sets the controller reference. Only the fields
+// mutate sets are compared, so API-server defaults never cause a write.
+func (r *SignalingClusterReconciler) apply(ctx context.Context, s *scope, obj client.Object, mutate func()) error {
+	res, err := controllerutil.CreateOrPatch(ctx, r.Client, obj, func() error {
+		mutate()
+		return controllerutil.SetControllerReference(s.sc, obj, r.Scheme)
+	})
+	if err != nil {
+		return fmt.Errorf("applying %T %s: %w", obj, obj.GetName(), err)
+	}
+	if res != controllerutil.OperationResultNone {
+		r.writes.Add(1)
+		logf.FromContext(ctx).V(1).Info("applied", "kind", fmt.Sprintf("%T", obj), "name", obj.GetName(), "result", res)
+	}
+	return nil
+}
+
+// deleteOwned removes an optional child the spec no longer asks for.
+func (r *SignalingClusterReconciler) deleteOwned(ctx context.Context, s *scope, obj client.Object) error {
+	err := r.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !metav1.IsControlledBy(obj, s.sc) {
+		return nil
+	}
+	if err := r.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting %T %s: %w", obj, obj.GetName(), err)
+	}
+	r.writes.Add(1)
+	return nil
+}
+
+func mergeStringMaps(dst, src map[string]string) map[string]string {
+	if len(src) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = map[string]string{}
+	}
+	maps.Copy(dst, src)
+	return dst
+}
+
+func (r *SignalingClusterReconciler) reconcileConfigMap(ctx context.Context, s *scope) error {
+	desired := desiredConfigMap(s.sc)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
+	return r.apply(ctx, s, cm, func() {
+		cm.Labels = mergeStringMaps(cm.Labels, desired.Labels)
+		cm.Data = desired.Data
+	})
+}
+
+// mutateDeployment sets the fields the operator owns on an existing (or new) Deployment.
+func mutateDeployment(existing, desired *appsv1.Deployment, createReplicas *int32) {
+	existing.Labels = mergeStringMaps(existing.Labels, desired.Labels)
+	if existing.CreationTimestamp.IsZero() {
+		existing.Spec.Selector = desired.Spec.Selector
+		if desired.Spec.Replicas == nil {
+			existing.Spec.Replicas = createReplicas
+		}
+	}
+	// With autoscaling desired.Spec.Replicas is nil and the HPA's value is left alone.
+	if desired.Spec.Replicas != nil {
+		existing.Spec.Replicas = desired.Spec.Replicas
+	}
+	existing.Spec.Strategy = desired.Spec.Strategy
+	existing.Spec.MinReadySeconds = desired.Spec.MinReadySeconds
+	existing.Spec.RevisionHistoryLimit = desired.Spec.RevisionHistoryLimit
+	existing.Spec.ProgressDeadlineSeconds = desired.Spec.ProgressDeadlineSeconds
+	// The template hash catches removed fields; DeepDerivative catches edits by others while
+	// ignoring fields the API server defaulted.
+	if existing.Spec.Template.Annotations[AnnotationTemplateHash] != desired.Spec.Template.Annotations[AnnotationTemplateHash] ||
+		!equality.Semantic.DeepDerivative(desired.Spec.Template, existing.Spec.Template) {
+		existing.Spec.Template = desired.Spec.Template
+	}
+}
+
+func (r *SignalingClusterReconciler) reconcileDeployment(ctx context.Context, s *scope) error {
+	cfgHash := configHash(desiredConfigData(s.sc), s.secretValues)
+	desired := desiredDeployment(s.sc, r.Options, cfgHash)
+	var createReplicas *int32
+	if a := s.sc.Spec.Autoscaling; a != nil {
+		createReplicas = ptr.To(ptr.Deref(a.MinReplicas, v1alpha1.DefaultReplicas))
+	}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
+	if err := r.apply(ctx, s, d, func() { mutateDeployment(d, desired, createReplicas) }); err != nil {
+		return err
+	}
+	s.deployment = d
+	return nil
+}
+
+func mutateService(existing, desired *corev1.Service) {
+	existing.Labels = mergeStringMaps(existing.Labels, desired.Labels)
+	existing.Annotations = mergeStringMaps(existing.Annotations, desired.Annotations)
+	existing.Spec.Type = desired.Spec.Type
+	existing.Spec.Selector = desired.Spec.Selector
+	ports := make([]corev1.ServicePort, len(desired.Spec.Ports))
+	for i, p := range desired.Spec.Ports {
+		if desired.Spec.Type != corev1.ServiceTypeClusterIP {
+			for _, e := range existing.Spec.Ports {
+				if e.Name == p.Name {
+					p.NodePort = e.NodePort // allocated by the API server; keep it
+				}
+			}
+		}
+		ports[i] = p
+	}
+	existing.Spec.Ports = ports
+	if desired.Spec.Type == corev1.ServiceTypeClusterIP {
+		// Fields only valid for externally reachable Services.
+		existing.Spec.ExternalTrafficPolicy = ""
+		existing.Spec.AllocateLoadBalancerNodePorts = nil
+	}
+}
+
+func (r *SignalingClusterReconciler) reconcileService(ctx context.Context, s *scope) error {
+	desired := desiredService(s.sc)
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
+	return r.apply(ctx, s, svc, func() { mutateService(svc, desired) })
+}
+
+func (r *SignalingClusterReconciler) reconcilePodDisruptionBudget(ctx context.Context, s *scope) error {
+	desired := desiredPodDisruptionBudget(s.sc)
+	pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: signalingName(s.sc), Namespace: s.sc.Namespace}}
+	if desired == nil {
+		return r.deleteOwned(ctx, s, pdb)
+	}
+	return r.apply(ctx, s, pdb, func() {
+		pdb.Labels = mergeStringMaps(pdb.Labels, desired.Labels)
+		pdb.Spec.MaxUnavailable = desired.Spec.MaxUnavailable
+		pdb.Spec.MinAvailable = nil
+		pdb.Spec.Selector = desired.Spec.Selector
+	})
+}
+
+func (r *SignalingClusterReconciler) reconcileHPA(ctx context.Context, s *scope) error {
+	desired := desiredHPA(s.sc)
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: signalingName(s.sc), Namespace: s.sc.Namespace}}
+	if desired == nil {
+		return r.deleteOwned(ctx, s, hpa)
+	}
+	return r.apply(ctx, s, hpa, func() {
+		hpa.Labels = mergeStringMaps(hpa.Labels, desired.Labels)
+		hpa.Spec.ScaleTargetRef = desired.Spec.ScaleTargetRef
+		hpa.Spec.MinReplicas = desired.Spec.MinReplicas
+		hpa.Spec.MaxReplicas = desired.Spec.MaxReplicas
+		hpa.Spec.Metrics = desired.Spec.Metrics
+	})
+}
+
+func (r *SignalingClusterReconciler) reconcileManagedRedis(ctx context.Context, s *scope) error {
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: redisName(s.sc), Namespace: s.sc.Namespace}}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: redisName(s.sc), Namespace: s.sc.Namespace}}
+	if !s.sc.Spec.Redis.Managed {
+		return errors.Join(r.deleteOwned(ctx, s, dep), r.deleteOwned(ctx, s, svc))
+	}
+	var pw map[string][]byte
+	if ref := s.sc.Spec.Redis.PasswordSecretRef; ref != nil {
+		pw = map[string][]byte{ref.Name + "/" + ref.Key: s.secretValues[ref.Name+"/"+ref.Key]}
+	}
+	desiredDep := desiredRedisDeployment(s.sc, r.Options, configHash(nil, pw))
+	if err := r.apply(ctx, s, dep, func() { mutateDeployment(dep, desiredDep, nil) }); err != nil {
+		return err
+	}
+	s.redisDeployment = dep
+	desiredSvc := desiredRedisService(s.sc)
+	return r.apply(ctx, s, svc, func() { mutateService(svc, desiredSvc) })
+}
+
+// updateStatus computes the status once and writes it only when it changed; it emits Events
+// for RedisReady and MediaServiceHealthy transitions.
+func (r *SignalingClusterReconciler) updateStatus(ctx context.Context, s *scope, reconcileErr error) error {
+	in := statusInputs{
+		Deployment:      s.deployment,
+		RedisDeployment: s.redisDeployment,
+		MissingSecrets:  s.missingSecrets,
+		PasswordMissing: !s.passwordOK,
+		ReconcileErr:    reconcileErr,
+		Now:             r.Now(),
+	}
+	if snap, ok := r.Monitor.Snapshot(s.key); ok {
+		in.Snapshot = &snap
+	}
+	if s.deployment == nil && reconcileErr != nil {
+		// Applying failed: describe the Deployment as it is, if it exists.
+		d := &appsv1.Deployment{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: s.sc.Namespace, Name: signalingName(s.sc)}, d); err == nil {
+			in.Deployment = d
+		}
+	}
+	newStatus := computeStatus(s.sc, in)
+	r.emitTransitionEvents(s.sc, newStatus)
+	if equality.Semantic.DeepEqual(s.sc.Status, newStatus) {
+		return nil
+	}
+	patch := client.MergeFrom(s.sc.DeepCopy())
+	s.sc.Status = newStatus
+	if err := r.Status().Patch(ctx, s.sc, patch, client.FieldOwner(FieldManager)); err != nil {
+		return err
+	}
+	r.writes.Add(1)
+	return nil
+}
+
+func (r *SignalingClusterReconciler) emitTransitionEvents(sc *v1alpha1.SignalingCluster, newStatus v1alpha1.SignalingClusterStatus) {
+	if r.Recorder == nil {
+		return
+	}
+	type transition struct{ condition, okReason, badReason, action string }
+	for _, t := range []transition{
+		{v1alpha1.ConditionMediaServiceHealthy, v1alpha1.EventMediaServiceHealthy, v1alpha1.EventMediaServiceUnhealthy, "HealthCheck"},
+		{v1alpha1.ConditionRedisReady, v1alpha1.EventRedisReady, v1alpha1.EventRedisNotReady, "Ping"},
+	} {
+		c := meta.FindStatusCondition(newStatus.Conditions, t.condition)
+		if c == nil || c.Status == metav1.ConditionUnknown {
+			continue
+		}
+		if old := meta.FindStatusCondition(sc.Status.Conditions, t.condition); old != nil && old.Status == c.Status {
+			continue
+		}
+		if c.Status == metav1.ConditionTrue {
+			r.Recorder.Eventf(sc, nil, corev1.EventTypeNormal, t.okReason, t.action, "%s", c.Message)
+		} else {
+			r.Recorder.Eventf(sc, nil, corev1.EventTypeWarning, t.badReason, t.action, "%s", c.Message)
+		}
+	}
+}
+
+// indexSecretRefs returns the names of the Secrets a SignalingCluster references.
+func indexSecretRefs(obj client.Object) []string {
+	sc, ok := obj.(*v1alpha1.SignalingCluster)
+	if !ok {
+		return nil
+	}
+	var names []string
+	for _, ref := range secretRefs(sc) {
+		names = append(names, ref.Name)
+	}
+	return names
+}
+
+// requestsForSecret maps a Secret to the SignalingClusters referencing it.
+func (r *SignalingClusterReconciler) requestsForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &v1alpha1.SignalingClusterList{}
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{secretRefIndex: obj.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "listing SignalingClusters for Secret", "secret", obj.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, sc := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&sc)})
+	}
+	return reqs
+}
+
+// SetupConfig configures SetupWithManager.
+type SetupConfig struct {
+	Options                 Options
+	MaxConcurrentReconciles int
+	// Monitor defaults to NewMonitor().
+	Monitor *Monitor
+}
+
+// SetupWithManager registers the health monitor, the field index and the controller.
+func SetupWithManager(mgr ctrl.Manager, cfg SetupConfig) (*SignalingClusterReconciler, error) {
+	if cfg.Monitor == nil {
+		cfg.Monitor = NewMonitor()
+	}
+	if cfg.MaxConcurrentReconciles <= 0 {
+		cfg.MaxConcurrentReconciles = 4
+	}
+	if err := mgr.Add(cfg.Monitor); err != nil {
+		return nil, err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.SignalingCluster{}, secretRefIndex, indexSecretRefs); err != nil {
+		return nil, err
+	}
+	r := &SignalingClusterReconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("signalingcluster-controller"),
+		Monitor:  cfg.Monitor,
+		Options:  cfg.Options,
+		Now:      time.Now,
+	}
+	err := ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.SignalingCluster{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.requestsForSecret)).
+		WatchesRawSource(cfg.Monitor.Source()).
+		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.MaxConcurrentReconciles}).
+		Named("signalingcluster").
+		Complete(r)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
