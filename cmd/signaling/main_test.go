@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/signaling/sioclient"
+)
+
+// buildBinary compiles the node once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "signaling")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestDevModePrintsAWorkingTokenAndStopsOnSIGTERM is what `make run` promises a newcomer.
+func TestDevModePrintsAWorkingTokenAndStopsOnSIGTERM(t *testing.T) {
+	bin := buildBinary(t)
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "--dev", "--listen", addr)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	tokenLine := regexp.MustCompile(`^\s+alice: (\S+)$`)
+	var token string
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for sc.Scan() {
+		if m := tokenLine.FindStringSubmatch(sc.Text()); m != nil {
+			token = m[1]
+			break
+		}
+	}
+	go func() { // keep draining so the process never blocks on stdout
+		for sc.Scan() {
+		}
+	}()
+	if token == "" {
+		t.Fatal("no alice token printed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := sioclient.Dial(ctx, "http://"+addr, sioclient.Options{Token: token, TokenCookie: "access_token"})
+	if err != nil {
+		t.Fatalf("connect with the printed token: %v", err)
+	}
+	if err := c.Call(ctx, "join_room", map[string]string{"roomId": "demo"}, nil); err != nil {
+		t.Fatalf("join: %v", err)
+	}
+
+	start := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	if err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %s to stop", d)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("client still connected after the node stopped")
+	}
+}
+
+func TestInvalidConfigurationExitsWithUsageHint(t *testing.T) {
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "--redis-mode=ring").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("err = %v, want exit code 2", err)
+	}
+	for _, want := range []string{"--jwt-public-key or --jwks-url is required", "--redis-mode must be", "--help"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = exec.Command(bin, "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SIGNALING_REDIS_URL") {
+		t.Fatalf("--help: %v\n%s", err, out)
+	}
+}

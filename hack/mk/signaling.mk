@@ -1,0 +1,22 @@
+# Signaling node: unit + integration tests, the socket.io-client test, a short fuzz run.
+
+SIGNALING_PKGS := ./signaling/protocol/... ./signaling/auth/... ./signaling/hub/... \
+	./signaling/server/... ./signaling/config/... ./signaling/sioclient/... ./cmd/signaling/...
+FUZZTIME ?= 10s
+
+.PHONY: test-signaling test-e2e fuzz node-deps
+TEST_TARGETS += test-signaling fuzz test-e2e
+
+test-signaling: ## Unit and integration tests of the signaling node (race detector on)
+	$(GO) test -race -count=1 $(SIGNALING_PKGS)
+
+fuzz: ## Fuzz the Socket.IO packet parser briefly (FUZZTIME=5m for a longer run)
+	$(GO) test ./signaling/protocol -run '^$$' -fuzz FuzzParsePacket -fuzztime $(FUZZTIME)
+
+# npm ci runs only when the lock file is newer than the installed tree.
+test/node/node_modules/.package-lock.json: test/node/package-lock.json
+	cd test/node && npm ci --no-audit --no-fund
+node-deps: test/node/node_modules/.package-lock.json
+
+test-e2e: node-deps ## End-to-end tests: real socket.io-client, several nodes
+	$(GO) test -count=1 -timeout 15m ./test/...

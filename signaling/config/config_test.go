@@ -1,0 +1,94 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]string{"--jwt-public-key=/k.pem"}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":8080" || c.JWTCookie != "access_token" || c.ReconnectWindow != 5*time.Second ||
+		c.PresenceTTL != 30*time.Second || c.DrainTimeout != 30*time.Second || c.MaxEventBytes != 64<<10 ||
+		c.DefaultRoomMode != "p2p" || c.UsesRedis() || c.Demo {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestEnvironmentAndFlagPrecedence(t *testing.T) {
+	e := env(map[string]string{
+		"SIGNALING_LISTEN":           ":9000",
+		"SIGNALING_REDIS_URL":        "redis://127.0.0.1:7000/0",
+		"SIGNALING_ALLOWED_ORIGINS":  "https://a.example, https://b.example",
+		"SIGNALING_RECONNECT_WINDOW": "7s",
+		"SIGNALING_JWT_PUBLIC_KEY":   "/env.pem",
+	})
+	c, err := Parse([]string{"--listen=:9100"}, e, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":9100" {
+		t.Errorf("flag should win over env: %s", c.Listen)
+	}
+	if c.RedisURL != "redis://127.0.0.1:7000/0" || !c.UsesRedis() || c.ReconnectWindow != 7*time.Second || c.JWTPublicKey != "/env.pem" {
+		t.Errorf("env not applied: %+v", c)
+	}
+	if strings.Join(c.AllowedOrigins, "|") != "https://a.example|https://b.example" {
+		t.Errorf("origins = %q", c.AllowedOrigins)
+	}
+}
+
+func TestDevTurnsDemoOn(t *testing.T) {
+	c, err := Parse([]string{"--dev"}, env(nil), &bytes.Buffer{})
+	if err != nil || !c.Demo {
+		t.Fatalf("--dev: demo=%v err=%v", c.Demo, err)
+	}
+	c, err = Parse([]string{"--dev", "--demo=false"}, env(nil), &bytes.Buffer{})
+	if err != nil || c.Demo {
+		t.Fatalf("--dev --demo=false: demo=%v err=%v", c.Demo, err)
+	}
+}
+
+func TestValidationErrorsNameTheFlag(t *testing.T) {
+	cases := map[string][]string{
+		"--jwt-public-key or --jwks-url is required": {},
+		"--redis-mode must be":                       {"--dev", "--redis-mode=ring"},
+		"--default-room-mode must be":                {"--dev", "--default-room-mode=mesh"},
+		"--reconnect-window must be positive":        {"--dev", "--reconnect-window=0s"},
+		"--log-level must be":                        {"--dev", "--log-level=loud"},
+		"--redis-mode=sentinel needs":                {"--dev", "--redis-mode=sentinel", "--redis-addrs=127.0.0.1:26379"},
+		"--max-event-bytes must be":                  {"--dev", "--max-event-bytes=2000000"},
+	}
+	for want, args := range cases {
+		_, err := Parse(args, env(nil), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: err = %v, want %q", args, err, want)
+		}
+	}
+	if _, err := Parse([]string{"--dev"}, env(map[string]string{"SIGNALING_PRESENCE_TTL": "soon"}), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "SIGNALING_PRESENCE_TTL") {
+		t.Errorf("bad env value: %v", err)
+	}
+}
+
+func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
+	var out bytes.Buffer
+	_, err := Parse([]string{"--help"}, env(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, f := range []string{"listen", "node-id", "jwt-public-key", "jwt-cookie", "jwt-issuer", "jwt-audience", "allowed-origins",
+		"redis-url", "room-service-url", "chat-service-url", "media-service-url", "default-room-mode", "max-room-size",
+		"reconnect-window", "presence-ttl", "drain-timeout", "log-level", "dev"} {
+		if !strings.Contains(out.String(), "--"+f+"  ["+EnvName(f)+"]") {
+			t.Errorf("--help lacks --%s [%s]", f, EnvName(f))
+		}
+	}
+}
