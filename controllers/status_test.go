@@ -39,7 +39,9 @@ func TestComputeStatusConditions(t *testing.T) {
 			{v1alpha1.ConditionRedisReady, "Unknown", v1alpha1.ReasonCheckPending},
 			{v1alpha1.ConditionDegraded, "False", v1alpha1.ReasonAsExpected},
 		}},
-		{"rolled out and healthy", func(sc *v1alpha1.SignalingCluster) { sc.Spec.MediaService = &v1alpha1.MediaServiceSpec{URL: "http://x"} },
+		{"rolled out and healthy", func(sc *v1alpha1.SignalingCluster) {
+			sc.Spec.MediaService = &v1alpha1.MediaServiceSpec{URL: "http://x"}
+		},
 			statusInputs{Deployment: deployment(3, 3, 3, 3, corev1.ConditionTrue), Snapshot: &Snapshot{
 				Redis: &RedisCheck{OK: true, Reason: v1alpha1.ReasonRedisPingSucceeded},
 				Media: &MediaHealth{Verdict: &healthy, LastProbe: now, ConsecutiveSuccesses: 1}}},
@@ -54,7 +56,9 @@ func TestComputeStatusConditions(t *testing.T) {
 			{v1alpha1.ConditionProgressing, "True", v1alpha1.ReasonRollingUpdate},
 			{v1alpha1.ConditionAvailable, "True", v1alpha1.ReasonMinimumReplicasAvailable},
 		}},
-		{"redis down and media unhealthy degrade", func(sc *v1alpha1.SignalingCluster) { sc.Spec.MediaService = &v1alpha1.MediaServiceSpec{URL: "http://x"} },
+		{"redis down and media unhealthy degrade", func(sc *v1alpha1.SignalingCluster) {
+			sc.Spec.MediaService = &v1alpha1.MediaServiceSpec{URL: "http://x"}
+		},
 			statusInputs{Deployment: deployment(2, 2, 0, 0, corev1.ConditionFalse), Snapshot: &Snapshot{
 				Redis: &RedisCheck{Reason: v1alpha1.ReasonRedisUnreachable, Message: "refused"},
 				Media: &MediaHealth{Verdict: &unhealthy, LastProbe: now, ConsecutiveFailures: 3, LastError: "status 503"}}},
@@ -73,7 +77,9 @@ func TestComputeStatusConditions(t *testing.T) {
 		{"reconcile error", nil, statusInputs{ReconcileErr: errors.New("boom")}, []want{
 			{v1alpha1.ConditionDegraded, "True", v1alpha1.ReasonReconcileError},
 		}},
-		{"verdict pending", func(sc *v1alpha1.SignalingCluster) { sc.Spec.MediaService = &v1alpha1.MediaServiceSpec{URL: "http://x"} },
+		{"verdict pending", func(sc *v1alpha1.SignalingCluster) {
+			sc.Spec.MediaService = &v1alpha1.MediaServiceSpec{URL: "http://x"}
+		},
 			statusInputs{Snapshot: &Snapshot{Media: &MediaHealth{LastProbe: now, ConsecutiveFailures: 1}}}, []want{
 				{v1alpha1.ConditionMediaServiceHealthy, "Unknown", v1alpha1.ReasonCheckPending},
 			}},

@@ -59,7 +59,9 @@ func TestInvalidSignalingClustersAreRejected(t *testing.T) {
 			"defaultRoomMode sfu requires mediaService"},
 		{"maxRoomSize at least 1", func(sc *v1alpha1.SignalingCluster) { sc.Spec.MaxRoomSize = ptr.To[int32](0) },
 			"spec.maxRoomSize: Invalid value: 0"},
-		{"room service URL", func(sc *v1alpha1.SignalingCluster) { sc.Spec.RoomService = &v1alpha1.ServiceEndpoint{URL: "rooms:8080"} },
+		{"room service URL", func(sc *v1alpha1.SignalingCluster) {
+			sc.Spec.RoomService = &v1alpha1.ServiceEndpoint{URL: "rooms:8080"}
+		},
 			"spec.roomService.url: Invalid value"},
 		{"duration syntax", func(sc *v1alpha1.SignalingCluster) {
 			sc.Spec.ChatService = &v1alpha1.ServiceEndpoint{URL: "http://chat.test", Timeout: dur(-time.Second)}
