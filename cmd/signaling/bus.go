@@ -2,13 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/switchboard-rtc/switchboard/signaling/broker"
 	"github.com/switchboard-rtc/switchboard/signaling/config"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 	"github.com/switchboard-rtc/switchboard/signaling/presence"
+	"github.com/switchboard-rtc/switchboard/signaling/redisconn"
 )
 
 // bus is the node's link to the other nodes: broker + presence, in memory or on Redis.
@@ -19,11 +21,32 @@ type bus struct {
 	close    func()
 }
 
-func newBus(_ context.Context, cfg config.Config, _ *metrics.Metrics, log *slog.Logger) (*bus, error) {
+func newBus(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *slog.Logger) (*bus, error) {
 	if !cfg.UsesRedis() {
 		log.Info("no Redis configured: in-memory bus, this node runs alone")
 		mem := presence.NewMemory()
 		return &bus{broker: broker.NewMemory(nil), presence: mem, nodes: mem, close: func() {}}, nil
 	}
-	return nil, errors.New("redis bus not wired yet")
+	opts := redisconn.Options{
+		URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName,
+		Username: cfg.RedisUsername, Password: cfg.RedisPassword, TLS: cfg.RedisTLS,
+		ClientName: "switchboard-" + cfg.NodeID,
+	}
+	if cfg.RedisURL == "" {
+		// With a URL the scheme names the mode; --redis-mode applies to --redis-addrs.
+		opts.Mode = redisconn.Mode(cfg.RedisMode)
+	}
+	client, err := redisconn.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	// A node starts even when Redis is down (degraded mode, /readyz false); it only logs.
+	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx).Err(); err != nil {
+		log.Warn("Redis is not reachable yet; starting degraded (local users only, not ready)", "err", err)
+	}
+	store := presence.NewRedis(client, presence.RedisOptions{Metrics: m.Redis})
+	b := broker.NewRedis(client, broker.RedisOptions{NodeID: cfg.NodeID, Metrics: m.Redis, Logger: log})
+	return &bus{broker: b, presence: store, nodes: store, close: func() { _ = client.Close() }}, nil
 }

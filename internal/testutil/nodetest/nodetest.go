@@ -12,11 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/switchboard-rtc/switchboard/signaling/auth"
 	"github.com/switchboard-rtc/switchboard/signaling/broker"
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 	"github.com/switchboard-rtc/switchboard/signaling/presence"
+	"github.com/switchboard-rtc/switchboard/signaling/redisconn"
 	"github.com/switchboard-rtc/switchboard/signaling/server"
 	"github.com/switchboard-rtc/switchboard/signaling/sioclient"
 )
@@ -54,7 +57,18 @@ type Node struct {
 	Server  *server.Server
 	Metrics *metrics.Metrics
 	http    *httptest.Server
+	redis   redis.UniversalClient
 	closed  sync.Once
+}
+
+// Crash stops the node as a crash would, as far as the cluster can tell: its Redis
+// connections die first, so it writes nothing more (no presence clean-up, no node key
+// removal, no user_left), then its sockets drop.
+func (n *Node) Crash() {
+	if n.redis != nil {
+		_ = n.redis.Close()
+	}
+	n.Close()
 }
 
 // Config tweaks a test node.
@@ -63,6 +77,9 @@ type Config struct {
 	Hub      hub.Options    // Broker, Presence, Nodes, timings…; NodeID/Metrics/Logger filled in
 	Server   server.Options // Hub/Verifier/Metrics/Logger filled in
 	Verifier *auth.Verifier // default: Keys()' public key
+	// RedisURL, when set, puts the node on the Redis broker and presence at that URL
+	// (Hub.Broker/Presence/Nodes are then ignored). Watchdog timings are shortened.
+	RedisURL string
 }
 
 // Start runs a node until the test ends.
@@ -75,6 +92,21 @@ func Start(t testing.TB, cfg Config) *Node {
 	log := Logger()
 	ho := cfg.Hub
 	ho.NodeID, ho.Metrics, ho.Logger = cfg.NodeID, m, log
+	var rc redis.UniversalClient
+	if cfg.RedisURL != "" {
+		var err error
+		rc, err = redisconn.New(redisconn.Options{URL: cfg.RedisURL, ClientName: cfg.NodeID})
+		if err != nil {
+			t.Fatalf("redis client: %v", err)
+		}
+		store := presence.NewRedis(rc, presence.RedisOptions{Metrics: m.Redis})
+		ho.Broker = broker.NewRedis(rc, broker.RedisOptions{NodeID: cfg.NodeID, Metrics: m.Redis, Logger: log,
+			ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second})
+		ho.Presence, ho.Nodes = store, store
+		if ho.NodeHeartbeat == 0 {
+			ho.NodeHeartbeat = 500 * time.Millisecond
+		}
+	}
 	h := hub.New(ho)
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatalf("start hub: %v", err)
@@ -91,7 +123,7 @@ func Start(t testing.TB, cfg Config) *Node {
 	so.Hub, so.Verifier, so.Metrics, so.Logger = h, v, m, log
 	srv := server.New(so)
 	hs := httptest.NewServer(srv)
-	n := &Node{URL: hs.URL, Hub: h, Server: srv, Metrics: m, http: hs}
+	n := &Node{URL: hs.URL, Hub: h, Server: srv, Metrics: m, http: hs, redis: rc}
 	t.Cleanup(n.Close)
 	return n
 }
@@ -105,6 +137,9 @@ func (n *Node) Close() {
 		n.Hub.Close(ctx)
 		_ = n.Server.Wait(ctx)
 		n.http.Close()
+		if n.redis != nil {
+			_ = n.redis.Close()
+		}
 	})
 }
 
