@@ -113,9 +113,12 @@ func TestRedisRestartOnSamePortRecoversWithoutRestartingTheBroker(t *testing.T) 
 	if !errors.Is(err, broker.ErrUnavailable) {
 		t.Fatalf("publish during outage: %v, want ErrUnavailable", err)
 	}
-	if testutil.ToFloat64(b.m.Degraded) != 1 {
-		t.Fatal("degraded gauge not set during outage")
-	}
+	eventually(t, 5*time.Second, "degraded gauge set during outage", func() error {
+		if testutil.ToFloat64(b.m.Degraded) != 1 {
+			return errors.New("degraded gauge is 0")
+		}
+		return nil
+	})
 	time.Sleep(2 * time.Second) // "a few seconds" of outage
 
 	s.Restart()

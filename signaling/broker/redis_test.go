@@ -25,6 +25,6 @@ func TestRedisBrokerContract(t *testing.T) {
 	s := redisserver.Start(t, redisserver.Options{})
 	brokertest.Run(t, func(t *testing.T) brokertest.NewBroker {
 		s.Do("FLUSHALL")
-		return redisBackend(t, s, broker.RedisOptions{ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second})
+		return redisBackend(t, s, broker.RedisOptions{ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second, Logger: quiet})
 	})
 }
