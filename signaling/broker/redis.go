@@ -262,6 +262,19 @@ func (b *Redis) receive(rm *redis.Message) {
 		return
 	}
 	kind := channelKind(rm.Channel)
+	if m.Type == "" && rm.Channel == ControlChannel {
+		// A notice from outside the signaling tier (the operator's media health gate):
+		// {"type":"media_health",…}. Its "type" names the control event.
+		var foreign struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal([]byte(rm.Payload), &foreign)
+		if foreign.Type == "" {
+			b.log.Warn("control message without a type", "payload", rm.Payload)
+			return
+		}
+		m = Message{Type: TypeControl, Event: foreign.Type, Data: json.RawMessage(rm.Payload)}
+	}
 	if m.Type == TypeProbe {
 		if m.Origin == b.nodeID {
 			b.m.Received.WithLabelValues("probe").Inc()

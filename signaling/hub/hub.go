@@ -105,6 +105,7 @@ type Hub struct {
 
 	controlHandlers []ControlHandler
 	extraEvents     map[string]EventHandler
+	memberGone      []MemberGoneFunc
 	// modeOverride lets the SFU fallback report a room's effective mode.
 	modeOverride func(room, mode string) string
 
@@ -283,8 +284,11 @@ func (h *Hub) removeMember(room, user, session, reason string) {
 		return
 	}
 	if removed {
-		h.m.Redis.PresenceCleanups.WithLabelValues(reason).Inc()
+		if reason != "left" {
+			h.m.Redis.PresenceCleanups.WithLabelValues(reason).Inc()
+		}
 		h.announceLeft(room, user, reason)
+		h.notifyMemberGone(room, user, reason)
 	}
 }
 
@@ -440,6 +444,7 @@ func (h *Hub) reapDeadNodes() {
 		h.m.Redis.PresenceCleanups.WithLabelValues("dead_node").Inc()
 		h.log.Info("removed member of a dead node", "room", ru.RoomID, "user", ru.UserID)
 		h.announceLeft(ru.RoomID, ru.UserID, "disconnected")
+		h.notifyMemberGone(ru.RoomID, ru.UserID, "disconnected")
 	}
 }
 
