@@ -23,6 +23,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/signaling/auth"
 	"github.com/switchboard-rtc/switchboard/signaling/config"
+	"github.com/switchboard-rtc/switchboard/signaling/demo"
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 	"github.com/switchboard-rtc/switchboard/signaling/server"
@@ -96,6 +97,9 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	})
 	if devKeys != nil {
 		addDevRoutes(srv.Mux(), devKeys)
+	}
+	if cfg.Demo {
+		demo.Register(srv.Mux(), demo.Options{DevTokens: devKeys != nil})
 	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
