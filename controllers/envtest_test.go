@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -263,6 +264,19 @@ func TestCreateBuildsWiredObjectsWithOwnerReferences(t *testing.T) {
 	}
 }
 
+// updateCluster applies mutate to the latest version, retrying on conflicts with status writes.
+func updateCluster(t testing.TB, key types.NamespacedName, mutate func(*v1alpha1.SignalingCluster)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sc := getCluster(t, key)
+		mutate(sc)
+		return testClient.Update(context.Background(), sc)
+	})
+	if err != nil {
+		t.Fatalf("update %s: %v", key, err)
+	}
+}
+
 func errorsJoin(errs ...error) error {
 	for _, e := range errs {
 		if e != nil {
@@ -289,16 +303,14 @@ func TestSpecUpdatesFollowAndAutoscalingOwnsReplicas(t *testing.T) {
 	key := client.ObjectKeyFromObject(sc)
 	eventually(t, 30*time.Second, "PDB", func() error { return testClient.Get(ctx, key, &policyv1.PodDisruptionBudget{}) })
 
-	sc = getCluster(t, key)
-	sc.Spec.Replicas = ptr.To[int32](5)
-	sc.Spec.Service.Port = 8443
-	sc.Spec.LogLevel = "debug"
-	sc.Spec.Drain.Timeout = &metav1.Duration{Duration: 2 * time.Minute}
-	sc.Spec.Rollout.MaxSurge = ptr.To(intstr.FromString("50%"))
-	sc.Spec.PodDisruptionBudget = nil
-	if err := testClient.Update(ctx, sc); err != nil {
-		t.Fatal(err)
-	}
+	updateCluster(t, key, func(sc *v1alpha1.SignalingCluster) {
+		sc.Spec.Replicas = ptr.To[int32](5)
+		sc.Spec.Service.Port = 8443
+		sc.Spec.LogLevel = "debug"
+		sc.Spec.Drain.Timeout = &metav1.Duration{Duration: 2 * time.Minute}
+		sc.Spec.Rollout.MaxSurge = ptr.To(intstr.FromString("50%"))
+		sc.Spec.PodDisruptionBudget = nil
+	})
 	eventually(t, 30*time.Second, "objects to follow the spec", func() error {
 		dep, cm, svc := &appsv1.Deployment{}, &corev1.ConfigMap{}, &corev1.Service{}
 		if err := errorsJoin(testClient.Get(ctx, key, dep), testClient.Get(ctx, key, cm), testClient.Get(ctx, key, svc)); err != nil {
@@ -324,11 +336,9 @@ func TestSpecUpdatesFollowAndAutoscalingOwnsReplicas(t *testing.T) {
 	})
 
 	// Autoscaling on: an HPA appears and the operator leaves spec.replicas to it.
-	sc = getCluster(t, key)
-	sc.Spec.Autoscaling = &v1alpha1.AutoscalingSpec{MinReplicas: ptr.To[int32](3), MaxReplicas: 9}
-	if err := testClient.Update(ctx, sc); err != nil {
-		t.Fatal(err)
-	}
+	updateCluster(t, key, func(sc *v1alpha1.SignalingCluster) {
+		sc.Spec.Autoscaling = &v1alpha1.AutoscalingSpec{MinReplicas: ptr.To[int32](3), MaxReplicas: 9}
+	})
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
 	eventually(t, 30*time.Second, "HPA", func() error { return testClient.Get(ctx, key, hpa) })
 	if hpa.Spec.MaxReplicas != 9 || ptr.Deref(hpa.Spec.MinReplicas, 0) != 3 || hpa.Spec.ScaleTargetRef.Name != "sig" ||
@@ -347,10 +357,7 @@ func TestSpecUpdatesFollowAndAutoscalingOwnsReplicas(t *testing.T) {
 	if err := testClient.Update(ctx, dep); err != nil {
 		t.Fatal(err)
 	}
-	sc.Spec.LogLevel = "warn"
-	if err := testClient.Update(ctx, sc); err != nil {
-		t.Fatal(err)
-	}
+	updateCluster(t, key, func(sc *v1alpha1.SignalingCluster) { sc.Spec.LogLevel = "warn" })
 	eventually(t, 30*time.Second, "the change to be applied", func() error {
 		cm := &corev1.ConfigMap{}
 		if err := testClient.Get(ctx, key, cm); err != nil {

@@ -157,7 +157,7 @@ type SignalingClusterSpec struct {
 }
 
 // RedisSpec describes the Redis deployment the signaling nodes share.
-// +kubebuilder:validation:XValidation:rule="self.mode != 'sentinel' || (has(self.masterName) && self.masterName != ”)",message="masterName is required when mode is sentinel"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'sentinel' || (has(self.masterName) && size(self.masterName) > 0)",message="masterName is required when mode is sentinel"
 // +kubebuilder:validation:XValidation:rule="(has(self.managed) && self.managed) != (has(self.addresses) && size(self.addresses) > 0)",message="set exactly one of managed: true or addresses"
 // +kubebuilder:validation:XValidation:rule="!(has(self.managed) && self.managed) || self.mode == 'standalone'",message="managed Redis supports only mode standalone"
 type RedisSpec struct {
