@@ -19,13 +19,16 @@ type bus struct {
 	presence presence.Store
 	nodes    presence.Nodes
 	close    func()
+	// resynced is called when the Redis subscription was re-established after a gap;
+	// main points it at the hub once the hub exists.
+	resynced func()
 }
 
 func newBus(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *slog.Logger) (*bus, error) {
 	if !cfg.UsesRedis() {
 		log.Info("no Redis configured: in-memory bus, this node runs alone")
 		mem := presence.NewMemory()
-		return &bus{broker: broker.NewMemory(nil), presence: mem, nodes: mem, close: func() {}}, nil
+		return &bus{broker: broker.NewMemory(nil), presence: mem, nodes: mem, close: func() {}, resynced: func() {}}, nil
 	}
 	opts := redisconn.Options{
 		URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName,
@@ -47,6 +50,8 @@ func newBus(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *slo
 		log.Warn("Redis is not reachable yet; starting degraded (local users only, not ready)", "err", err)
 	}
 	store := presence.NewRedis(client, presence.RedisOptions{Metrics: m.Redis})
-	b := broker.NewRedis(client, broker.RedisOptions{NodeID: cfg.NodeID, Metrics: m.Redis, Logger: log})
-	return &bus{broker: b, presence: store, nodes: store, close: func() { _ = client.Close() }}, nil
+	bs := &bus{presence: store, nodes: store, close: func() { _ = client.Close() }, resynced: func() {}}
+	bs.broker = broker.NewRedis(client, broker.RedisOptions{NodeID: cfg.NodeID, Metrics: m.Redis, Logger: log,
+		OnResubscribed: func() { bs.resynced() }})
+	return bs, nil
 }

@@ -86,6 +86,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 		EventRate:       cfg.EventRate,
 		EventBurst:      cfg.EventBurst,
 	})
+	bus.resynced = h.RequestResync
 	if err := h.Start(ctx); err != nil {
 		return fmt.Errorf("start hub: %w", err)
 	}
@@ -119,15 +120,8 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	stop() // a second signal now kills the process the default way
-	log.Info("shutting down")
-	srv.SetDraining(cfg.DrainReconnectJitter)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
-	defer cancel()
-	_ = httpSrv.Shutdown(shutdownCtx) // stops accepting; hijacked WebSockets are closed by the hub
-	h.Close(shutdownCtx)
-	_ = srv.Wait(shutdownCtx)
-	bus.close()
+	stop()
+	drainAndStop(cfg, log, srv, h, httpSrv, bus.close)
 	log.Info("stopped")
 	return nil
 }

@@ -57,8 +57,9 @@ type Config struct {
 	PingTimeout     time.Duration
 	MaxPayload      int64
 
-	DrainTimeout         time.Duration
-	DrainReconnectJitter time.Duration
+	DrainTimeout           time.Duration
+	DrainReconnectJitter   time.Duration
+	DrainMaxReconnectShare float64
 }
 
 // EnvPrefix prefixes every flag's environment variable.
@@ -140,6 +141,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, time to move clients off this node before exiting")
 	fs.DurationVar(&c.DrainReconnectJitter, "drain-reconnect-jitter", 5*time.Second, "upper bound of the random delay clients are told to wait before reconnecting during a drain")
+	fs.Float64Var(&c.DrainMaxReconnectShare, "drain-max-reconnect-share", 0.1, "during a drain, at most this share of the node's sockets is closed (and reconnects elsewhere) per second")
 
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: signaling [flags]\n\nSwitchboard signaling node: Socket.IO v5 over WebSocket for WebRTC rooms.\nEvery flag can also be set as an environment variable SIGNALING_<FLAG>, e.g. --redis-url as SIGNALING_REDIS_URL.\n\nFlags:\n")
@@ -226,6 +228,9 @@ func (c Config) Validate() error {
 	pos("ping-interval", c.PingInterval)
 	pos("ping-timeout", c.PingTimeout)
 	pos("drain-timeout", c.DrainTimeout)
+	if c.DrainMaxReconnectShare <= 0 || c.DrainMaxReconnectShare > 1 {
+		errs = append(errs, errors.New("--drain-max-reconnect-share must be in (0, 1]"))
+	}
 	if c.MaxRoomSize < 0 {
 		errs = append(errs, errors.New("--max-room-size must not be negative"))
 	}

@@ -97,3 +97,8 @@ func (h *Hub) PublishControl(ctx context.Context, event string, payload any) err
 
 // NewError builds a protocol error for feature packages.
 func NewError(code, message string) *Error { return &Error{Code: code, Message: message} }
+
+// RequestResync asks the hub to re-subscribe its rooms and re-write its local presence,
+// e.g. after the broker re-established a subscription (messages may have been missed and
+// Redis may have lost its data).
+func (h *Hub) RequestResync() { h.requestResync() }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/signaling/broker"
@@ -108,6 +109,8 @@ type Hub struct {
 	memberGone      []MemberGoneFunc
 	// modeOverride lets the SFU fallback report a room's effective mode.
 	modeOverride func(room, mode string) string
+
+	draining atomic.Bool
 
 	resync chan struct{} // non-blocking signal: re-write local presence
 	ctx    context.Context
@@ -425,7 +428,11 @@ func (h *Hub) housekeeping() {
 		case <-h.resync:
 			h.resyncPresence()
 		case <-tick.C:
-			h.heartbeatNode(presence.NodeActive)
+			state := presence.NodeActive
+			if h.draining.Load() {
+				state = presence.NodeDraining
+			}
+			h.heartbeatNode(state)
 			h.reapDeadNodes()
 			h.expireSilentMembers(time.Now())
 		}

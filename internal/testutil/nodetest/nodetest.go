@@ -93,6 +93,7 @@ func Start(t testing.TB, cfg Config) *Node {
 	ho := cfg.Hub
 	ho.NodeID, ho.Metrics, ho.Logger = cfg.NodeID, m, log
 	var rc redis.UniversalClient
+	var h *hub.Hub
 	if cfg.RedisURL != "" {
 		var err error
 		rc, err = redisconn.New(redisconn.Options{URL: cfg.RedisURL, ClientName: cfg.NodeID})
@@ -101,13 +102,14 @@ func Start(t testing.TB, cfg Config) *Node {
 		}
 		store := presence.NewRedis(rc, presence.RedisOptions{Metrics: m.Redis})
 		ho.Broker = broker.NewRedis(rc, broker.RedisOptions{NodeID: cfg.NodeID, Metrics: m.Redis, Logger: log,
-			ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second})
+			ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second,
+			OnResubscribed: func() { h.RequestResync() }})
 		ho.Presence, ho.Nodes = store, store
 		if ho.NodeHeartbeat == 0 {
 			ho.NodeHeartbeat = 500 * time.Millisecond
 		}
 	}
-	h := hub.New(ho)
+	h = hub.New(ho)
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatalf("start hub: %v", err)
 	}

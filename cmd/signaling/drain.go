@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/signaling/config"
+	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/server"
+)
+
+// closeMargin is kept at the end of --drain-timeout for the final clean-up (presence,
+// node key, Redis connections) after the last socket is closed.
+const closeMargin = 3 * time.Second
+
+// drainAndStop runs the SIGTERM sequence (docs/operations.md):
+//  1. /readyz fails and new upgrades get 503 + Retry-After at once;
+//  2. the node is marked draining in Redis and its sockets are closed on a spread-out,
+//     jittered schedule (hub.Drain); their users keep their rooms for the reconnection
+//     window and come back through other nodes;
+//  3. flushers and presence are cleaned up, Redis is closed, and the process exits 0
+//     before --drain-timeout. A second SIGTERM/SIGINT exits at once with status 1.
+func drainAndStop(cfg config.Config, log *slog.Logger, srv *server.Server, h *hub.Hub, httpSrv *http.Server, closeBus func(), beforeClose ...func(context.Context)) {
+	start := time.Now()
+	deadline := start.Add(cfg.DrainTimeout)
+	srv.SetDraining(cfg.DrainReconnectJitter + time.Second)
+	_ = httpSrv.Close() // stop accepting; hijacked WebSockets are not affected
+
+	second := make(chan os.Signal, 1)
+	signal.Notify(second, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-second
+		log.Warn("second signal: exiting now without finishing the drain")
+		os.Exit(1)
+	}()
+
+	drainCtx, cancel := context.WithDeadline(context.Background(), deadline.Add(-closeMargin))
+	defer cancel()
+	res := h.Drain(drainCtx, hub.DrainOptions{
+		MaxShare: cfg.DrainMaxReconnectShare,
+		Spread:   drainSpread(cfg),
+		Jitter:   cfg.DrainReconnectJitter,
+	})
+	log.Info("drain finished", "sessions", res.Sessions, "closed", res.Closed, "stragglers", res.Stragglers, "took", res.Took)
+
+	closeCtx, cancelClose := context.WithDeadline(context.Background(), deadline)
+	defer cancelClose()
+	for _, f := range beforeClose {
+		f(closeCtx)
+	}
+	h.Close(closeCtx)
+	_ = srv.Wait(closeCtx)
+	closeBus()
+	log.Info("stopped", "took", time.Since(start))
+}
+
+// drainSpread leaves room after the last close for the reconnection windows to end and
+// for the final clean-up, inside --drain-timeout.
+func drainSpread(cfg config.Config) time.Duration {
+	spread := cfg.DrainTimeout - cfg.ReconnectWindow - closeMargin - time.Second
+	if spread < cfg.DrainTimeout/4 {
+		spread = cfg.DrainTimeout / 4
+	}
+	return spread
+}

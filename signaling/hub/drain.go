@@ -1,0 +1,127 @@
+package hub
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/signaling/presence"
+)
+
+// DrainOptions shape a drain.
+type DrainOptions struct {
+	// MaxShare is the largest share of this node's sockets closed (and so reconnecting
+	// elsewhere) per second, e.g. 0.1 = 10 % per second. The closes of N sockets are
+	// spread over at least 1/MaxShare seconds.
+	MaxShare float64
+	// Spread caps the time over which closes are spread (keep it well inside the drain
+	// deadline so that reconnection windows can finish before exit).
+	Spread time.Duration
+	// Jitter is the most a client is told to wait, beyond its close, before reconnecting.
+	Jitter time.Duration
+}
+
+// DrainResult reports what a drain did.
+type DrainResult struct {
+	Sessions   int           // sessions at the start
+	Closed     int           // closed by the drain schedule
+	Stragglers int           // still open when ctx ended (closed by Close afterwards)
+	Took       time.Duration // until the last close
+}
+
+// Drain moves this node's clients elsewhere without a reconnect storm. It marks the node
+// draining in presence, tells every socket `server_draining {reconnectInMs}`, then
+// closes the transports (not a Socket.IO DISCONNECT, so socket.io-client reconnects by
+// itself) on a jittered schedule that never exceeds MaxShare of the sockets per second.
+// Closed users keep their room membership through the reconnection window, so a
+// reconnect through another node causes no churn. Drain returns when every socket is
+// closed and every reconnection window it started has ended, or when ctx ends.
+func (h *Hub) Drain(ctx context.Context, o DrainOptions) DrainResult {
+	start := time.Now()
+	h.draining.Store(true)
+	h.heartbeatNode(presence.NodeDraining)
+	if err := h.PublishControl(ctx, "node_draining", map[string]string{"nodeId": h.opts.NodeID}); err != nil {
+		h.log.Warn("could not announce the drain", "err", err)
+	}
+
+	h.mu.RLock()
+	sessions := make([]*Session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		sessions = append(sessions, s)
+	}
+	h.mu.RUnlock()
+	res := DrainResult{Sessions: len(sessions)}
+	rand.Shuffle(len(sessions), func(i, j int) { sessions[i], sessions[j] = sessions[j], sessions[i] })
+
+	offsets := drainSchedule(len(sessions), o)
+	for i, s := range sessions {
+		wait := offsets[i] + time.Duration(rand.Int64N(int64(o.Jitter)+1))
+		_ = h.Send(s, "server_draining", map[string]int64{"reconnectInMs": wait.Milliseconds()})
+	}
+	h.log.Info("draining", "sessions", len(sessions), "spread", lastOffset(offsets))
+	for i, s := range sessions {
+		select {
+		case <-ctx.Done():
+			res.Stragglers = len(sessions) - i
+			res.Took = time.Since(start)
+			return res
+		case <-time.After(time.Until(start.Add(offsets[i]))):
+		}
+		s.conn.Close("server draining")
+		res.Closed++
+	}
+	res.Took = time.Since(start)
+	// Keep the node (and its reconnection timers) alive until the users it dropped are
+	// either back elsewhere or announced gone.
+	for {
+		h.mu.RLock()
+		pending := len(h.pending)
+		h.mu.RUnlock()
+		if pending == 0 {
+			return res
+		}
+		select {
+		case <-ctx.Done():
+			return res
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// drainSchedule returns the close time of each of n sockets, evenly spread so that at
+// most MaxShare of them close per second, within Spread.
+func drainSchedule(n int, o DrainOptions) []time.Duration {
+	out := make([]time.Duration, n)
+	if n == 0 {
+		return out
+	}
+	spread := time.Duration(0)
+	if o.MaxShare > 0 {
+		spread = time.Duration(float64(time.Second) / o.MaxShare)
+	}
+	if o.Spread > 0 && spread > o.Spread {
+		spread = o.Spread
+	}
+	// Close in 100 ms slots, each taking at most its share of the sockets.
+	const slot = 100 * time.Millisecond
+	slots := int(spread / slot)
+	if slots < 1 {
+		slots = 1
+	}
+	perSlot := int(math.Ceil(float64(n) / float64(slots)))
+	for i := range out {
+		out[i] = time.Duration(i/perSlot) * slot
+	}
+	return out
+}
+
+func lastOffset(o []time.Duration) time.Duration {
+	if len(o) == 0 {
+		return 0
+	}
+	return o[len(o)-1]
+}
+
+// Draining reports whether Drain has started.
+func (h *Hub) Draining() bool { return h.draining.Load() }
