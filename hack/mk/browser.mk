@@ -11,7 +11,7 @@ UNSHARE_NET := $(if $(filter 0,$(shell id -u)),unshare --net --,unshare --user -
 .PHONY: test-browser chromium browser-deps vendor-socketio
 TEST_TARGETS += test-browser
 
-chromium: ## Install Debian's chromium when /usr/bin/chromium is missing
+chromium: ## Install Debian's chromium (and iproute2) when missing
 	@if [ ! -x $(CHROMIUM) ]; then \
 		echo "$(CHROMIUM) is missing: installing Debian's chromium package"; \
 		apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]' || apt-get update -qq || true; \
@@ -20,6 +20,7 @@ chromium: ## Install Debian's chromium when /usr/bin/chromium is missing
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || { \
 			echo "FAIL: apt-get install chromium failed; the browser test needs $(CHROMIUM)"; exit 1; }; \
 	fi
+	@command -v ip >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null
 	@$(CHROMIUM) --version 2>/dev/null
 
 # npm ci runs only when the lock file is newer than the installed tree.

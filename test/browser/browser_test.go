@@ -34,7 +34,7 @@ import (
 
 const (
 	chromiumPath    = "/usr/bin/chromium"
-	reconnectWindow = 2 * time.Second
+	reconnectWindow = 3 * time.Second
 )
 
 // requireLoopbackOnly fails unless every network interface that is up is a loopback one.

@@ -146,6 +146,26 @@ try {
   check(await a.page.locator('.notice.error').count() === 0, 'page A shows an error notice: ' + await a.page.locator('.notice.error').allTextContents());
   check(await b.page.locator('.notice.error').count() === 0, 'page B shows an error notice: ' + await b.page.locator('.notice.error').allTextContents());
 
+  // B's connection to node 2 drops (transport closed, no leave): socket.io-client reconnects,
+  // the page joins again within the window, and A sees neither a leave nor a join.
+  const joinedMsgs = (p, who) => p.page.evaluate((w) => [...document.querySelectorAll('#messages li.system')]
+    .filter((e) => e.textContent.startsWith(w + ' ')).map((e) => e.textContent), who);
+  const before = await joinedMsgs(a, 'Bob');
+  const dropAt = Date.now();
+  await b.page.evaluate(() => window.switchboardDemo.socket.io.engine.close());
+  await b.page.waitForFunction(() => !window.switchboardDemo.joined, null, { timeout: 5000 });
+  await b.page.waitForFunction(() => window.switchboardDemo.connected && window.switchboardDemo.joined, null, { timeout: 10000 });
+  log(`B reconnected and joined again ${Date.now() - dropAt} ms after its transport closed`);
+  await sleep(Math.max(0, dropAt + WINDOW_MS + 1500 - Date.now())); // past the reconnection window
+  const afterReconnect = await joinedMsgs(a, 'Bob');
+  check(JSON.stringify(afterReconnect) === JSON.stringify(before), `A saw churn when B reconnected: ${JSON.stringify(before)} → ${JSON.stringify(afterReconnect)}`);
+  check((await a.page.evaluate(() => window.switchboardDemo.participants())).includes(b.self.userId), 'A lost B after B reconnected');
+  for (const p of [a, b]) {
+    const states = Object.values(await p.page.evaluate(() => window.switchboardDemo.peerStates()));
+    check(states.length === 1 && states[0] === 'connected', `${p.label}'s call after B's reconnect: ${JSON.stringify(states)}`);
+  }
+  log('A saw no leave/join, the call stayed connected');
+
   await b.page.screenshot({ path: join(ARTIFACTS, 'demo-call.png') });
   await a.page.screenshot({ path: join(ARTIFACTS, 'demo-call-A.png') });
   log(`screenshots in ${ARTIFACTS}`);
@@ -165,6 +185,15 @@ try {
   check(await b.page.locator('.tile.remote').count() === 0, 'B still shows a remote video after A left');
   check(after >= WINDOW_MS * 0.8, `B showed A left after ${after} ms, before the ${WINDOW_MS} ms reconnection window`);
   log(`B shows "Alice left (disconnected)" ${after} ms after A's tab closed (window ${WINDOW_MS} ms)`);
+  // Server errors are shown: an unknown event gets the `error` event (no ack)...
+  await b.page.evaluate(() => window.switchboardDemo.socket.emit('no_such_event', {}));
+  await b.page.waitForSelector('.notice.error:has-text("unknown_event")', { timeout: 5000 });
+  // ...and a failed ack too (chat after leaving the room: not_in_room).
+  await b.page.evaluate(() => window.switchboardDemo.socket.emit('leave_room', {}));
+  await b.page.fill('#chat-input', 'anyone?');
+  await b.page.click('#chat-send');
+  await b.page.waitForSelector('.notice.error:has-text("not_in_room")', { timeout: 5000 });
+  log('B shows the server\'s error event and a failed ack');
   await b.page.screenshot({ path: join(ARTIFACTS, 'demo-after-leave.png') });
   console.log('BROWSER TEST PASSED');
 } catch (err) {

@@ -344,8 +344,13 @@
       notice('warn', 'Room "' + ack.roomId + '" is in ' + ack.mode + ' mode; this page only makes peer-to-peer calls.', 0);
     }
     setStatus('connected', 'in room ' + ack.roomId + ' as ' + (ack.self.name || ack.self.userId));
-    // We are the newcomer: call everyone already here.
-    for (const p of ack.participants) callPeer(p.userId);
+    // We are the newcomer: call everyone already here. After a reconnect, a call whose
+    // media still flows is kept (the signaling socket is not on the media path).
+    for (const p of ack.participants) {
+      const peer = app.peers.get(p.userId);
+      if (peer && peer.pc && peer.pc.connectionState === 'connected') continue;
+      callPeer(p.userId);
+    }
   }
 
   function wireSocket(s) {
@@ -578,6 +583,7 @@
     get self() { return app.self; },
     get joined() { return app.joined; },
     get connected() { return !!(app.socket && app.socket.connected); },
+    get socket() { return app.socket; },
     participants: () => [...app.participants.keys()],
     peerStates: () => Object.fromEntries([...app.peers].map(([id, p]) => [id, p.pc ? p.pc.connectionState : 'none'])),
   };
