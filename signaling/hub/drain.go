@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"math"
 	"math/rand/v2"
 	"time"
 
@@ -103,15 +102,9 @@ func drainSchedule(n int, o DrainOptions) []time.Duration {
 	if o.Spread > 0 && spread > o.Spread {
 		spread = o.Spread
 	}
-	// Close in 100 ms slots, each taking at most its share of the sockets.
-	const slot = 100 * time.Millisecond
-	slots := int(spread / slot)
-	if slots < 1 {
-		slots = 1
-	}
-	perSlot := int(math.Ceil(float64(n) / float64(slots)))
+	// Evenly spaced closes: any one-second window holds at most ⌈n/spread⌉ of them.
 	for i := range out {
-		out[i] = time.Duration(i/perSlot) * slot
+		out[i] = time.Duration(int64(spread) * int64(i) / int64(n))
 	}
 	return out
 }
