@@ -25,6 +25,7 @@ type Metrics struct {
 	SlowConsumers   prometheus.Counter
 
 	Redis *RedisMetrics
+	Chat  *ChatMetrics
 }
 
 // New creates and registers the collectors on a fresh registry.
@@ -46,5 +47,6 @@ func New() *Metrics {
 		f(c)
 	}
 	m.Redis = newRedisMetrics(reg)
+	m.Chat = NewChatMetrics(reg)
 	return m
 }
