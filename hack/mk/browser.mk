@@ -35,4 +35,4 @@ vendor-socketio: test/browser/node_modules/.package-lock.json ## Refresh the dem
 test-browser: browser-deps ## Demo page: real Chromium call across two nodes on Redis (loopback-only netns)
 	$(GO) test -count=1 ./signaling/demo/
 	$(GO) test -c -tags browser -o $(BROWSER_TEST_BIN) ./test/browser
-	cd test/browser && $(UNSHARE_NET) sh -c 'ip link set lo up && exec $(BROWSER_TEST_BIN) -test.v -test.count=1 -test.timeout 4m'
+	cd test/browser && $(UNSHARE_NET) sh -c 'ip link set lo up && exec $(BROWSER_TEST_BIN) -test.v -test.count=1 -test.timeout 5m'

@@ -34,7 +34,7 @@ import (
 
 const (
 	chromiumPath    = "/usr/bin/chromium"
-	reconnectWindow = 3 * time.Second
+	reconnectWindow = 5 * time.Second
 )
 
 // requireLoopbackOnly fails unless every network interface that is up is a loopback one.
@@ -117,7 +117,7 @@ func TestDemoCallInChromium(t *testing.T) {
 	// would be localhost; 127.0.0.1 is treated as potentially trustworthy too.
 	t.Logf("redis %s, node-1 %s, node-2 %s", rs.Addr(), n1.URL, n2.URL)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, nodeBin, "call.mjs")
 	cmd.Env = append(os.Environ(),

@@ -158,7 +158,7 @@ try {
   log(`B reconnected and joined again ${Date.now() - dropAt} ms after its transport closed`);
   await sleep(Math.max(0, dropAt + WINDOW_MS + 1500 - Date.now())); // past the reconnection window
   const afterReconnect = await joinedMsgs(a, 'Bob');
-  check(JSON.stringify(afterReconnect) === JSON.stringify(before), `A saw churn when B reconnected: ${JSON.stringify(before)} → ${JSON.stringify(afterReconnect)}`);
+  check(JSON.stringify(afterReconnect) === JSON.stringify(before), `A saw churn when B reconnected (window ${WINDOW_MS} ms): ${JSON.stringify(before)} → ${JSON.stringify(afterReconnect)}`);
   check((await a.page.evaluate(() => window.switchboardDemo.participants())).includes(b.self.userId), 'A lost B after B reconnected');
   for (const p of [a, b]) {
     const states = Object.values(await p.page.evaluate(() => window.switchboardDemo.peerStates()));
