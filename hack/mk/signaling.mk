@@ -18,5 +18,5 @@ test/node/node_modules/.package-lock.json: test/node/package-lock.json
 	cd test/node && npm ci --no-audit --no-fund
 node-deps: test/node/node_modules/.package-lock.json
 
-test-e2e: node-deps ## End-to-end tests: real socket.io-client, several nodes
-	$(GO) test -count=1 -timeout 15m ./test/...
+test-e2e: node-deps ## End-to-end tests in test/: multi-node on real Redis, drain, real socket.io-client
+	$(GO) test -count=1 -timeout 15m ./test/
