@@ -26,6 +26,7 @@ type Metrics struct {
 
 	Redis *RedisMetrics
 	Chat  *ChatMetrics
+	SFU   *SFUMetrics
 }
 
 // New creates and registers the collectors on a fresh registry.
@@ -48,5 +49,6 @@ func New() *Metrics {
 	}
 	m.Redis = newRedisMetrics(reg)
 	m.Chat = NewChatMetrics(reg)
+	m.SFU = newSFUMetrics(reg)
 	return m
 }

@@ -80,6 +80,9 @@ type Config struct {
 	// RedisURL, when set, puts the node on the Redis broker and presence at that URL
 	// (Hub.Broker/Presence/Nodes are then ignored). Watchdog timings are shortened.
 	RedisURL string
+	// Setup, when set, runs after the hub is built and before it starts: feature
+	// packages register their events and hooks there (the SFU proxy).
+	Setup func(*hub.Hub)
 }
 
 // Start runs a node until the test ends.
