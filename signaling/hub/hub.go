@@ -7,7 +7,6 @@ package hub
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -604,9 +603,4 @@ func (h *Hub) onControl(m broker.Message) {
 	for _, f := range handlers {
 		f(m.Event, m.Data)
 	}
-}
-
-// errIsUnavailable tells whether err means Redis is unreachable (degraded mode).
-func errIsUnavailable(err error) bool {
-	return errors.Is(err, presence.ErrUnavailable) || errors.Is(err, broker.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }
