@@ -309,6 +309,7 @@ func TestSpecUpdatesFollowAndAutoscalingOwnsReplicas(t *testing.T) {
 		sc.Spec.LogLevel = "debug"
 		sc.Spec.Drain.Timeout = &metav1.Duration{Duration: 2 * time.Minute}
 		sc.Spec.Rollout.MaxSurge = ptr.To(intstr.FromString("50%"))
+		sc.Spec.Rollout.MinReadySeconds = ptr.To[int32](12)
 		sc.Spec.PodDisruptionBudget = nil
 	})
 	eventually(t, 30*time.Second, "objects to follow the spec", func() error {
@@ -321,8 +322,10 @@ func TestSpecUpdatesFollowAndAutoscalingOwnsReplicas(t *testing.T) {
 			return fmt.Errorf("replicas %d", ptr.Deref(dep.Spec.Replicas, 0))
 		case ptr.Deref(dep.Spec.Template.Spec.TerminationGracePeriodSeconds, 0) != 135:
 			return fmt.Errorf("terminationGracePeriodSeconds %d", ptr.Deref(dep.Spec.Template.Spec.TerminationGracePeriodSeconds, 0))
-		case dep.Spec.Strategy.RollingUpdate.MaxSurge.String() != "50%":
-			return fmt.Errorf("maxSurge %s", dep.Spec.Strategy.RollingUpdate.MaxSurge)
+		case dep.Spec.Strategy.RollingUpdate.MaxSurge.String() != "50%" || dep.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() != 0:
+			return fmt.Errorf("strategy %+v", dep.Spec.Strategy.RollingUpdate)
+		case dep.Spec.MinReadySeconds != 12:
+			return fmt.Errorf("minReadySeconds %d", dep.Spec.MinReadySeconds)
 		case cm.Data["SIGNALING_LOG_LEVEL"] != "debug" || cm.Data["SIGNALING_DRAIN_TIMEOUT"] != "2m0s":
 			return fmt.Errorf("configmap %v", cm.Data)
 		case svc.Spec.Ports[0].Port != 8443:

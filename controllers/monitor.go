@@ -26,8 +26,8 @@ import (
 // trigger reconciles, and keeps slow probes off the reconcile workers.
 
 // statusRefreshInterval bounds how stale status.mediaService.lastProbeTime may get while nothing
-// else changes (a steady state would otherwise never be written).
-const statusRefreshInterval = time.Minute
+// else changes. It is the only status write of a steady state: one per cluster per interval.
+const statusRefreshInterval = 5 * time.Minute
 
 // MonitorConfig is what one SignalingCluster's monitor goroutine needs.
 type MonitorConfig struct {

@@ -51,13 +51,20 @@ type SignalingClusterReconciler struct {
 	// Now is the clock of status timestamps.
 	Now func() time.Time
 
-	// writes counts create/patch/delete calls on owned objects and status patches; tests and
-	// the benchmark read it.
-	writes atomic.Int64
+	// objectWrites counts create/patch/delete calls on owned objects, statusWrites status
+	// patches; tests and the benchmark read them.
+	objectWrites, statusWrites atomic.Int64
 }
 
 // Writes returns the number of writes the reconciler made to the API server.
-func (r *SignalingClusterReconciler) Writes() int64 { return r.writes.Load() }
+func (r *SignalingClusterReconciler) Writes() int64 {
+	return r.objectWrites.Load() + r.statusWrites.Load()
+}
+
+// WritesByKind returns the object and status writes separately.
+func (r *SignalingClusterReconciler) WritesByKind() (objects, status int64) {
+	return r.objectWrites.Load(), r.statusWrites.Load()
+}
 
 // scope is what one reconcile works on.
 type scope struct {
@@ -73,13 +80,13 @@ type scope struct {
 }
 
 // +kubebuilder:rbac:groups=signaling.switchboard.dev,resources=signalingclusters,verbs=get;list;watch
-// +kubebuilder:rbac:groups=signaling.switchboard.dev,resources=signalingclusters/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=signaling.switchboard.dev,resources=signalingclusters/status,verbs=get;patch
 // +kubebuilder:rbac:groups=signaling.switchboard.dev,resources=signalingclusters/finalizers,verbs=update
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile applies the owned objects and writes the status once, at the end.
@@ -213,7 +220,7 @@ func (r *SignalingClusterReconciler) apply(ctx context.Context, s *scope, obj cl
 		return fmt.Errorf("applying %T %s: %w", obj, obj.GetName(), err)
 	}
 	if res != controllerutil.OperationResultNone {
-		r.writes.Add(1)
+		r.objectWrites.Add(1)
 		logf.FromContext(ctx).V(1).Info("applied", "kind", fmt.Sprintf("%T", obj), "name", obj.GetName(), "result", res)
 	}
 	return nil
@@ -234,7 +241,7 @@ func (r *SignalingClusterReconciler) deleteOwned(ctx context.Context, s *scope, 
 	if err := r.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting %T %s: %w", obj, obj.GetName(), err)
 	}
-	r.writes.Add(1)
+	r.objectWrites.Add(1)
 	return nil
 }
 
@@ -407,7 +414,7 @@ func (r *SignalingClusterReconciler) updateStatus(ctx context.Context, s *scope,
 	if err := r.Status().Patch(ctx, s.sc, patch, client.FieldOwner(FieldManager)); err != nil {
 		return err
 	}
-	r.writes.Add(1)
+	r.statusWrites.Add(1)
 	return nil
 }
 

@@ -446,7 +446,7 @@ type MediaServiceHealthStatus struct {
 	Healthy bool `json:"healthy"`
 
 	// LastProbeTime is when the verdict or the counters last changed; while nothing changes it is
-	// refreshed at most once a minute to keep status writes low.
+	// refreshed at most every 5 minutes to keep status writes low.
 	// +optional
 	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
 
