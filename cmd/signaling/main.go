@@ -70,12 +70,16 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	chatLog, stopChat, err := newChatLog(cfg, m, log)
+	if err != nil {
+		return err
+	}
 	h := hub.New(hub.Options{
 		NodeID:          cfg.NodeID,
 		Broker:          bus.broker,
 		Presence:        bus.presence,
 		Nodes:           bus.nodes,
-		Rooms:           roomDirectory(cfg, m, log),
+		Rooms:           hub.StaticRooms{Mode: cfg.DefaultRoomMode},
 		Metrics:         m,
 		Logger:          log,
 		MaxRoomSize:     cfg.MaxRoomSize,
@@ -83,11 +87,12 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 		PresenceTTL:     cfg.PresenceTTL,
 		MaxEventBytes:   cfg.MaxEventBytes,
 		MaxChatLength:   cfg.MaxChatLength,
+		Chat:            chatLog,
+		ChatHistory:     cfg.ChatHistory,
 		EventRate:       cfg.EventRate,
 		EventBurst:      cfg.EventBurst,
 	})
 	bus.resynced = h.RequestResync
-	registerSFU(ctx, h, cfg, m, log)
 	if err := h.Start(ctx); err != nil {
 		return fmt.Errorf("start hub: %w", err)
 	}
@@ -122,7 +127,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	case <-ctx.Done():
 	}
 	stop()
-	drainAndStop(cfg, log, srv, h, httpSrv, bus.close)
+	drainAndStop(cfg, log, srv, h, httpSrv, bus.close, stopChat)
 	log.Info("stopped")
 	return nil
 }

@@ -45,10 +45,6 @@ type Config struct {
 	MediaCallTimeout   time.Duration
 	DefaultRoomMode    string
 
-	MediaBreakerThreshold      int
-	MediaHealthInterval        time.Duration
-	P2PFallbackMaxParticipants int
-
 	MaxRoomSize     int
 	MaxEventBytes   int
 	MaxChatLength   int
@@ -60,6 +56,16 @@ type Config struct {
 	PingInterval    time.Duration
 	PingTimeout     time.Duration
 	MaxPayload      int64
+
+	ChatHistory       int
+	ChatHistoryTTL    time.Duration
+	ChatRate          float64
+	ChatBurst         int
+	ChatBufferRoom    int
+	ChatBufferTotal   int
+	ChatBatchSize     int
+	ChatFlushInterval time.Duration
+	ChatClaimIdle     time.Duration
 
 	DrainTimeout           time.Duration
 	DrainReconnectJitter   time.Duration
@@ -130,9 +136,6 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.DurationVar(&c.MediaCreateTimeout, "media-create-timeout", 5*time.Second, "timeout of sfu_create_transport calls to the Media Service")
 	fs.DurationVar(&c.MediaCallTimeout, "media-call-timeout", 3*time.Second, "timeout of other Media Service calls")
 	fs.StringVar(&c.DefaultRoomMode, "default-room-mode", "p2p", "room mode when no Room Service is configured: p2p or sfu")
-	fs.IntVar(&c.MediaBreakerThreshold, "media-breaker-threshold", 5, "consecutive Media Service failures (5xx, refused, timeout) that open the circuit breaker")
-	fs.DurationVar(&c.MediaHealthInterval, "media-health-interval", 2*time.Second, "how often an open media circuit breaker polls the Media Service's GET /health")
-	fs.IntVar(&c.P2PFallbackMaxParticipants, "p2p-fallback-max-participants", 3, "while the Media Service is unavailable, sfu rooms with at most this many participants switch to P2P (0 = never)")
 
 	fs.IntVar(&c.MaxRoomSize, "max-room-size", 0, "most participants in one room (0 = only the Room Service's maxParticipants applies)")
 	fs.IntVar(&c.MaxEventBytes, "max-event-bytes", 64<<10, "largest event payload; larger ones get payload_too_large")
@@ -145,6 +148,16 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.DurationVar(&c.PingInterval, "ping-interval", 25*time.Second, "Engine.IO ping interval")
 	fs.DurationVar(&c.PingTimeout, "ping-timeout", 20*time.Second, "Engine.IO pong deadline; a client that misses it is disconnected")
 	fs.Int64Var(&c.MaxPayload, "max-payload", 1_000_000, "largest WebSocket frame in bytes; a larger frame closes the connection")
+
+	fs.IntVar(&c.ChatHistory, "chat-history", 50, "chat messages per room kept for, and sent in, the join_room ack (including ones already saved by the Chat Service)")
+	fs.DurationVar(&c.ChatHistoryTTL, "chat-history-ttl", 24*time.Hour, "with Redis, a room's chat history expires after this long without messages")
+	fs.Float64Var(&c.ChatRate, "chat-rate", 10, "chat messages per second one user may send (token bucket); excess gets rate_limited")
+	fs.IntVar(&c.ChatBurst, "chat-burst", 20, "burst size of the per-user chat rate limit")
+	fs.IntVar(&c.ChatBufferRoom, "chat-buffer-room", 10000, "unsaved chat messages one room may hold while the Chat Service is slow or down; beyond it senders get rate_limited")
+	fs.IntVar(&c.ChatBufferTotal, "chat-buffer-total", 100000, "unsaved chat messages in total (all rooms; cluster-wide with Redis, approximately); beyond it senders get rate_limited")
+	fs.IntVar(&c.ChatBatchSize, "chat-batch-size", 500, "chat messages per POST to the Chat Service")
+	fs.DurationVar(&c.ChatFlushInterval, "chat-flush-interval", 100*time.Millisecond, "how often buffered chat messages are sent to the Chat Service (back to back while there is a backlog)")
+	fs.DurationVar(&c.ChatClaimIdle, "chat-claim-idle", 0, "with Redis, chat messages another node has held unsaved this long are taken over (a dead node); 0 = 2x(--chat-service-timeout + 5s)")
 
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, time to move clients off this node before exiting")
 	fs.DurationVar(&c.DrainReconnectJitter, "drain-reconnect-jitter", 5*time.Second, "upper bound of the random delay clients are told to wait before reconnecting during a drain")
@@ -238,20 +251,25 @@ func (c Config) Validate() error {
 	if c.DrainMaxReconnectShare <= 0 || c.DrainMaxReconnectShare > 1 {
 		errs = append(errs, errors.New("--drain-max-reconnect-share must be in (0, 1]"))
 	}
+	if c.ChatHistory <= 0 || c.ChatBurst <= 0 || c.ChatRate <= 0 {
+		errs = append(errs, errors.New("--chat-history, --chat-rate and --chat-burst must be positive"))
+	}
+	if c.ChatBufferRoom <= 0 || c.ChatBufferTotal < c.ChatBufferRoom {
+		errs = append(errs, errors.New("--chat-buffer-room must be positive and at most --chat-buffer-total"))
+	}
+	if c.ChatBatchSize <= 0 || c.ChatBatchSize > 5000 {
+		errs = append(errs, errors.New("--chat-batch-size must be between 1 and 5000"))
+	}
+	pos("chat-flush-interval", c.ChatFlushInterval)
+	pos("chat-history-ttl", c.ChatHistoryTTL)
+	if c.ChatClaimIdle < 0 {
+		errs = append(errs, errors.New("--chat-claim-idle must not be negative"))
+	}
 	if c.MaxRoomSize < 0 {
 		errs = append(errs, errors.New("--max-room-size must not be negative"))
 	}
 	if c.MaxEventBytes <= 0 || int64(c.MaxEventBytes) > c.MaxPayload {
 		errs = append(errs, errors.New("--max-event-bytes must be positive and at most --max-payload"))
-	}
-	if c.MediaBreakerThreshold <= 0 {
-		errs = append(errs, errors.New("--media-breaker-threshold must be positive"))
-	}
-	pos("media-health-interval", c.MediaHealthInterval)
-	pos("media-create-timeout", c.MediaCreateTimeout)
-	pos("media-call-timeout", c.MediaCallTimeout)
-	if c.P2PFallbackMaxParticipants < 0 {
-		errs = append(errs, errors.New("--p2p-fallback-max-participants must not be negative"))
 	}
 	if c.SendQueue <= 0 {
 		errs = append(errs, errors.New("--send-queue must be positive"))

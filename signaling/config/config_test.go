@@ -93,28 +93,35 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 	}
 }
 
-func TestSFUFlags(t *testing.T) {
+func TestChatFlags(t *testing.T) {
 	c, err := Parse([]string{"--jwt-public-key=/k.pem"}, env(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.MediaBreakerThreshold != 5 || c.MediaHealthInterval != 2*time.Second || c.P2PFallbackMaxParticipants != 3 ||
-		c.MediaCreateTimeout != 5*time.Second || c.MediaCallTimeout != 3*time.Second {
-		t.Fatalf("sfu defaults = %+v", c)
+	if c.ChatHistory != 50 || c.ChatRate != 10 || c.ChatBurst != 20 || c.ChatBufferRoom != 10000 || c.ChatBufferTotal != 100000 ||
+		c.ChatBatchSize != 500 || c.ChatFlushInterval != 100*time.Millisecond || c.ChatClaimIdle != 0 || c.ChatHistoryTTL != 24*time.Hour {
+		t.Fatalf("chat defaults = %+v", c)
 	}
-	c, err = Parse([]string{"--jwt-public-key=/k.pem", "--media-breaker-threshold=2", "--p2p-fallback-max-participants=0"},
-		env(map[string]string{"SIGNALING_MEDIA_HEALTH_INTERVAL": "250ms"}), &bytes.Buffer{})
+	c, err = Parse([]string{"--jwt-public-key=/k.pem", "--chat-buffer-room=5", "--chat-rate=2.5"},
+		env(map[string]string{"SIGNALING_CHAT_FLUSH_INTERVAL": "1s", "SIGNALING_CHAT_BUFFER_TOTAL": "50"}), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.MediaBreakerThreshold != 2 || c.MediaHealthInterval != 250*time.Millisecond || c.P2PFallbackMaxParticipants != 0 {
-		t.Fatalf("sfu flags = %+v", c)
+	if c.ChatBufferRoom != 5 || c.ChatRate != 2.5 || c.ChatFlushInterval != time.Second || c.ChatBufferTotal != 50 {
+		t.Fatalf("chat flags = %+v", c)
 	}
-	for _, bad := range []string{"--media-breaker-threshold=0", "--media-health-interval=0s", "--p2p-fallback-max-participants=-1", "--media-call-timeout=0s"} {
+	for _, bad := range []string{"--chat-buffer-room=0", "--chat-batch-size=0", "--chat-flush-interval=0s", "--chat-rate=0", "--chat-claim-idle=-1s"} {
 		_, err := Parse([]string{"--jwt-public-key=/k.pem", bad}, env(nil), &bytes.Buffer{})
 		name := strings.SplitN(strings.TrimPrefix(bad, "--"), "=", 2)[0]
 		if err == nil || !strings.Contains(err.Error(), "--"+name) {
 			t.Errorf("%s: err = %v, want one naming --%s", bad, err, name)
+		}
+	}
+	var out bytes.Buffer
+	_, _ = Parse([]string{"--help"}, env(nil), &out)
+	for _, f := range []string{"chat-history", "chat-rate", "chat-burst", "chat-buffer-room", "chat-buffer-total", "chat-batch-size", "chat-flush-interval", "chat-claim-idle", "chat-history-ttl"} {
+		if !strings.Contains(out.String(), "--"+f+"  ["+EnvName(f)+"]") {
+			t.Errorf("--help lacks --%s", f)
 		}
 	}
 }

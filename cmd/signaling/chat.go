@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/switchboard-rtc/switchboard/signaling/chat"
+	"github.com/switchboard-rtc/switchboard/signaling/config"
+	"github.com/switchboard-rtc/switchboard/signaling/metrics"
+	"github.com/switchboard-rtc/switchboard/signaling/redisconn"
+)
+
+// newChatLog builds the chat buffer and flusher (docs/chat.md): in Redis Streams when the
+// node has Redis, in memory otherwise. It has its own Redis connection pool so chat
+// traffic never queues behind (or in front of) presence and pub/sub.
+//
+// The returned stop function is the shutdown hook: it delivers what this node holds until
+// ctx ends (what is left stays in Redis for the other nodes), then closes the pool.
+func newChatLog(cfg config.Config, m *metrics.Metrics, log *slog.Logger) (*chat.Log, func(context.Context), error) {
+	opts := chat.Options{
+		NodeID:         cfg.NodeID,
+		ServiceURL:     cfg.ChatServiceURL,
+		ServiceTimeout: cfg.ChatServiceTimeout,
+		History:        cfg.ChatHistory,
+		HistoryTTL:     cfg.ChatHistoryTTL,
+		MaxRoomBuffer:  cfg.ChatBufferRoom,
+		MaxTotalBuffer: cfg.ChatBufferTotal,
+		Rate:           cfg.ChatRate,
+		Burst:          cfg.ChatBurst,
+		BatchSize:      cfg.ChatBatchSize,
+		FlushInterval:  cfg.ChatFlushInterval,
+		ClaimIdle:      cfg.ChatClaimIdle,
+		Metrics:        m.Chat,
+		Logger:         log,
+	}
+	if cfg.ChatServiceURL == "" {
+		log.Info("no --chat-service-url: chat history only, messages are not persisted")
+	}
+	if !cfg.UsesRedis() {
+		l := chat.NewMemory(opts)
+		return l, func(ctx context.Context) { _ = l.Close(ctx) }, nil
+	}
+	ro := redisconn.Options{
+		URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName,
+		Username: cfg.RedisUsername, Password: cfg.RedisPassword, TLS: cfg.RedisTLS,
+		ClientName: "switchboard-" + cfg.NodeID + "-chat",
+	}
+	if cfg.RedisURL == "" {
+		ro.Mode = redisconn.Mode(cfg.RedisMode)
+	}
+	client, err := redisconn.New(ro)
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis (chat): %w", err)
+	}
+	l := chat.NewRedis(client, opts)
+	return l, func(ctx context.Context) {
+		_ = l.Close(ctx)
+		_ = client.Close()
+	}, nil
+}
