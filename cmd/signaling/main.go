@@ -79,7 +79,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 		Broker:          bus.broker,
 		Presence:        bus.presence,
 		Nodes:           bus.nodes,
-		Rooms:           hub.StaticRooms{Mode: cfg.DefaultRoomMode},
+		Rooms:           roomDirectory(cfg, m, log),
 		Metrics:         m,
 		Logger:          log,
 		MaxRoomSize:     cfg.MaxRoomSize,
@@ -93,6 +93,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 		EventBurst:      cfg.EventBurst,
 	})
 	bus.resynced = h.RequestResync
+	registerSFU(ctx, h, cfg, m, log)
 	if err := h.Start(ctx); err != nil {
 		return fmt.Errorf("start hub: %w", err)
 	}

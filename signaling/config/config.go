@@ -45,6 +45,10 @@ type Config struct {
 	MediaCallTimeout   time.Duration
 	DefaultRoomMode    string
 
+	MediaBreakerThreshold      int
+	MediaHealthInterval        time.Duration
+	P2PFallbackMaxParticipants int
+
 	MaxRoomSize     int
 	MaxEventBytes   int
 	MaxChatLength   int
@@ -136,6 +140,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.DurationVar(&c.MediaCreateTimeout, "media-create-timeout", 5*time.Second, "timeout of sfu_create_transport calls to the Media Service")
 	fs.DurationVar(&c.MediaCallTimeout, "media-call-timeout", 3*time.Second, "timeout of other Media Service calls")
 	fs.StringVar(&c.DefaultRoomMode, "default-room-mode", "p2p", "room mode when no Room Service is configured: p2p or sfu")
+	fs.IntVar(&c.MediaBreakerThreshold, "media-breaker-threshold", 5, "consecutive Media Service failures (5xx, refused, timeout) that open the circuit breaker")
+	fs.DurationVar(&c.MediaHealthInterval, "media-health-interval", 2*time.Second, "how often an open media circuit breaker polls the Media Service's GET /health")
+	fs.IntVar(&c.P2PFallbackMaxParticipants, "p2p-fallback-max-participants", 3, "while the Media Service is unavailable, sfu rooms with at most this many participants switch to P2P (0 = never)")
 
 	fs.IntVar(&c.MaxRoomSize, "max-room-size", 0, "most participants in one room (0 = only the Room Service's maxParticipants applies)")
 	fs.IntVar(&c.MaxEventBytes, "max-event-bytes", 64<<10, "largest event payload; larger ones get payload_too_large")
@@ -270,6 +277,15 @@ func (c Config) Validate() error {
 	}
 	if c.MaxEventBytes <= 0 || int64(c.MaxEventBytes) > c.MaxPayload {
 		errs = append(errs, errors.New("--max-event-bytes must be positive and at most --max-payload"))
+	}
+	if c.MediaBreakerThreshold <= 0 {
+		errs = append(errs, errors.New("--media-breaker-threshold must be positive"))
+	}
+	pos("media-health-interval", c.MediaHealthInterval)
+	pos("media-create-timeout", c.MediaCreateTimeout)
+	pos("media-call-timeout", c.MediaCallTimeout)
+	if c.P2PFallbackMaxParticipants < 0 {
+		errs = append(errs, errors.New("--p2p-fallback-max-participants must not be negative"))
 	}
 	if c.SendQueue <= 0 {
 		errs = append(errs, errors.New("--send-queue must be positive"))

@@ -93,6 +93,32 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 	}
 }
 
+func TestSFUFlags(t *testing.T) {
+	c, err := Parse([]string{"--jwt-public-key=/k.pem"}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MediaBreakerThreshold != 5 || c.MediaHealthInterval != 2*time.Second || c.P2PFallbackMaxParticipants != 3 ||
+		c.MediaCreateTimeout != 5*time.Second || c.MediaCallTimeout != 3*time.Second {
+		t.Fatalf("sfu defaults = %+v", c)
+	}
+	c, err = Parse([]string{"--jwt-public-key=/k.pem", "--media-breaker-threshold=2", "--p2p-fallback-max-participants=0"},
+		env(map[string]string{"SIGNALING_MEDIA_HEALTH_INTERVAL": "250ms"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MediaBreakerThreshold != 2 || c.MediaHealthInterval != 250*time.Millisecond || c.P2PFallbackMaxParticipants != 0 {
+		t.Fatalf("sfu flags = %+v", c)
+	}
+	for _, bad := range []string{"--media-breaker-threshold=0", "--media-health-interval=0s", "--p2p-fallback-max-participants=-1", "--media-call-timeout=0s"} {
+		_, err := Parse([]string{"--jwt-public-key=/k.pem", bad}, env(nil), &bytes.Buffer{})
+		name := strings.SplitN(strings.TrimPrefix(bad, "--"), "=", 2)[0]
+		if err == nil || !strings.Contains(err.Error(), "--"+name) {
+			t.Errorf("%s: err = %v, want one naming --%s", bad, err, name)
+		}
+	}
+}
+
 func TestChatFlags(t *testing.T) {
 	c, err := Parse([]string{"--jwt-public-key=/k.pem"}, env(nil), &bytes.Buffer{})
 	if err != nil {
