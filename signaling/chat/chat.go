@@ -182,6 +182,9 @@ func start(opts Options, s store) *Log {
 	return l
 }
 
+// Metrics are the log's collectors.
+func (l *Log) Metrics() *metrics.ChatMetrics { return l.m }
+
 // Append buffers m durably (Redis: the XADD is acknowledged; memory: it is in the
 // buffer). It answers rate_limited when the sender is too fast or the buffer is full.
 func (l *Log) Append(ctx context.Context, m hub.ChatMessage) error {
@@ -263,14 +266,6 @@ func (l *Log) Close(ctx context.Context) error {
 		}
 	})
 	return l.closeErr
-}
-
-// abandon stops the flusher at once without delivering anything (tests: a crashed node).
-func (l *Log) abandon() {
-	l.closed.Store(true)
-	l.stopOnce.Do(func() { close(l.stop) })
-	l.cancelRun()
-	l.wg.Wait()
 }
 
 func (l *Log) censusLoop() {
