@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Run one loadgen scenario against fresh signaling nodes on loopback, then stop them.
+#
+#   hack/loadgen/bench.sh [--nodes N] [--pprof] -- <loadgen flags>
+#
+# --nodes 1 (default): one node on the in-memory bus. --nodes 2+: a redis-server on a free
+# port (never 6379) and N nodes on it. The nodes get a key pair made by `loadgen keygen`;
+# loadgen gets --private-key, --url (all nodes) and --node-pids. --pprof builds the node
+# with -tags pprof and serves net/http/pprof on 127.0.0.1:<port+1000> of each node.
+# Everything started here is killed on exit. Binaries: $BIN (default ./bin).
+set -euo pipefail
+NODES=1
+PPROF=0
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--nodes) NODES=$2; shift 2 ;;
+	--pprof) PPROF=1; shift ;;
+	--) shift; break ;;
+	*) echo "unknown option $1" >&2; exit 2 ;;
+	esac
+done
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${BIN:-$ROOT/bin}
+GO=${GO:-go}
+WORK=$(mktemp -d /tmp/loadgen-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+TAGS=()
+[[ $PPROF == 1 ]] && TAGS=(-tags pprof)
+(cd "$ROOT" && $GO build "${TAGS[@]}" -o "$BIN/signaling-bench" ./cmd/signaling && $GO build -o "$BIN/loadgen" ./hack/loadgen)
+"$BIN/loadgen" keygen --out "$WORK" >/dev/null
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+REDIS_ARGS=()
+if [[ $NODES -gt 1 ]]; then
+	RPORT=$(freeport)
+	[[ $RPORT == 6379 ]] && RPORT=$(freeport)
+	redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" --daemonize no \
+		--maxclients 10000 >"$WORK/redis.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	REDIS_ARGS=(--redis-url "redis://127.0.0.1:$RPORT")
+	echo "redis-server on 127.0.0.1:$RPORT (pid ${PIDS[-1]})" >&2
+fi
+
+URLS=()
+NODE_PIDS=()
+for i in $(seq "$NODES"); do
+	PORT=$(freeport)
+	SIGNALING_PPROF_ADDR="127.0.0.1:$((PORT + 1000))" "$BIN/signaling-bench" --jwt-public-key "$WORK/public.pem" \
+		--listen "127.0.0.1:$PORT" --node-id "bench-$i" --log-level warn "${REDIS_ARGS[@]}" \
+		${NODE_FLAGS:-} >"$WORK/node-$i.log" 2>&1 &
+	PIDS+=($!)
+	NODE_PIDS+=($!)
+	URLS+=("http://127.0.0.1:$PORT")
+	for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+	echo "node bench-$i on 127.0.0.1:$PORT (pid ${NODE_PIDS[-1]})$([[ $PPROF == 1 ]] && echo ", pprof on 127.0.0.1:$((PORT + 1000))")" >&2
+done
+
+IFS=,
+"$BIN/loadgen" --private-key "$WORK/private.pem" --url "${URLS[*]}" --node-pids "${NODE_PIDS[*]}" "$@"

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is USER_HZ, 100 on every Linux we run on.
+const clockTicks = 100
+
+// procSample is one reading of a process's memory and CPU time from /proc.
+type procSample struct {
+	RSSBytes uint64        `json:"rss_bytes"`
+	CPU      time.Duration `json:"-"`
+	At       time.Time     `json:"-"`
+}
+
+func sampleProc(pid int) (procSample, error) {
+	s := procSample{At: time.Now()}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return s, err
+	}
+	for _, line := range bytes.Split(status, []byte("\n")) {
+		if f := strings.Fields(string(line)); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			s.RSSBytes = kb * 1024
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return s, err
+	}
+	// The command name may contain spaces; fields after the closing paren are fixed.
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 {
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) > 12 {
+			ut, _ := strconv.ParseUint(f[11], 10, 64)
+			st, _ := strconv.ParseUint(f[12], 10, 64)
+			s.CPU = time.Duration(ut+st) * time.Second / clockTicks
+		}
+	}
+	return s, nil
+}
+
+// loadAvg returns the 1, 5 and 15 minute load averages.
+func loadAvg() [3]float64 {
+	var out [3]float64
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return out
+	}
+	f := strings.Fields(string(b))
+	for i := 0; i < 3 && i < len(f); i++ {
+		out[i], _ = strconv.ParseFloat(f[i], 64)
+	}
+	return out
+}
+
+// nodeWatch samples the signaling node processes named by --node-pids at the phases of
+// a run: before any client connects, once every client is in, and at the end of the
+// scenario (CPU use is taken between the last two).
+type nodeWatch struct {
+	pids                []int
+	before, setup, ends []procSample
+}
+
+func (w *nodeWatch) sample() []procSample {
+	out := make([]procSample, len(w.pids))
+	for i, pid := range w.pids {
+		s, err := sampleProc(pid)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "loadgen: cannot read node pid %d: %v\n", pid, err)
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// nodeStat is one node's figures in the report.
+type nodeStat struct {
+	PID              int     `json:"pid"`
+	RSSBeforeMiB     float64 `json:"rss_before_mib"`
+	RSSConnectedMiB  float64 `json:"rss_connected_mib"`
+	RSSEndMiB        float64 `json:"rss_end_mib"`
+	CPUPercent       float64 `json:"cpu_percent_during_scenario"`
+	ConnectionsHeld  int     `json:"connections"`
+	RSSPerConnKiB    float64 `json:"rss_per_connection_kib"`
+	DeltaPerConnKiB  float64 `json:"rss_delta_per_connection_kib"`
+	CPUMeasuredOverS float64 `json:"cpu_measured_over_s"`
+}
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+func (w *nodeWatch) stats(connsPerNode []int) []nodeStat {
+	var out []nodeStat
+	for i, pid := range w.pids {
+		st := nodeStat{PID: pid}
+		if i < len(w.before) {
+			st.RSSBeforeMiB = round2(mib(w.before[i].RSSBytes))
+		}
+		if i < len(w.setup) {
+			st.RSSConnectedMiB = round2(mib(w.setup[i].RSSBytes))
+		}
+		if i < len(w.ends) {
+			st.RSSEndMiB = round2(mib(w.ends[i].RSSBytes))
+			if i < len(w.setup) {
+				el := w.ends[i].At.Sub(w.setup[i].At)
+				if el > 0 {
+					st.CPUPercent = round2(100 * float64(w.ends[i].CPU-w.setup[i].CPU) / float64(el))
+					st.CPUMeasuredOverS = round2(el.Seconds())
+				}
+			}
+		}
+		if i < len(connsPerNode) && connsPerNode[i] > 0 && i < len(w.setup) {
+			n := float64(connsPerNode[i])
+			st.ConnectionsHeld = connsPerNode[i]
+			st.RSSPerConnKiB = round2(float64(w.setup[i].RSSBytes) / n / 1024)
+			if i < len(w.before) {
+				st.DeltaPerConnKiB = round2((float64(w.setup[i].RSSBytes) - float64(w.before[i].RSSBytes)) / n / 1024)
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
