@@ -499,3 +499,22 @@ func waitHTTP(t *testing.T, url string, within time.Duration) {
 	t.Helper()
 	waitUntil(t, within, url+" answers 200", func() bool { return httpStatus(url) == 200 })
 }
+
+func TestRelayToAUserInTheReconnectWindowIsReportedBack(t *testing.T) {
+	rs := redisserver.Start(t, redisserver.Options{})
+	nodes := cluster(t, rs.URL(), 2, hub.Options{ReconnectWindow: 5 * time.Second})
+	alice := nodetest.Connect(t, nodes[0], "alice")
+	bob := nodetest.Connect(t, nodes[1], "bob")
+	join(t, alice, "r1")
+	join(t, bob, "r1")
+	next(t, alice, "user_joined", 5*time.Second)
+	bob.Close()
+	time.Sleep(300 * time.Millisecond) // node b has seen the drop; presence still lists bob
+	if err := alice.Call(nodetest.Ctx(t, 5*time.Second), "webrtc_offer", map[string]any{"to": "bob", "sdp": "x"}, nil); err != nil {
+		t.Fatalf("offer: %v", err)
+	}
+	e := next(t, alice, "error", 5*time.Second)
+	if e["code"] != hub.CodeTargetNotFound || e["event"] != "webrtc_offer" {
+		t.Fatalf("error = %v, want target_not_found for webrtc_offer", e)
+	}
+}

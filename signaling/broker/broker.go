@@ -43,6 +43,9 @@ type Message struct {
 	Data   json.RawMessage `json:"d,omitempty"`
 	User   string          `json:"u,omitempty"`
 	Except string          `json:"x,omitempty"`
+	// From is the sending user of a TypeUser relay, so an undeliverable relay can be
+	// reported back to them.
+	From string `json:"f,omitempty"`
 	// Session identifies the session a TypeReplace message is about.
 	Session string `json:"s,omitempty"`
 	// Origin is the publishing node. Nodes ignore room messages they published

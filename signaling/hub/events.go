@@ -241,7 +241,7 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		}
 	}
 	if displaced != nil && displaced.Room() == room && displaced.clearRoomIf(room) {
-		h.sendError(displaced, "", errorf(CodeReplaced, "you joined room %q from another connection", room))
+		h.sendError(displaced, "join_room", errorf(CodeReplaced, "you joined room %q from another connection", room))
 	}
 	if prev != nil && prev.Session != s.ID && prev.NodeID != h.opts.NodeID {
 		h.publishReplace(ctx, room, s.User.UserID, prev)
@@ -258,6 +258,14 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		h.broadcast(room, "user_joined", data, s.User.UserID)
 	}
 
+	// Read the member list only now, after our own join and subscription: of two users
+	// joining at the same moment on different nodes, at least one then lists the other,
+	// and the other hears its user_joined.
+	if !degraded {
+		if fresh, err := h.opts.Presence.Members(ctx, room); err == nil {
+			members = fresh
+		}
+	}
 	others := make([]participant, 0, len(members))
 	for _, m := range members {
 		if m.UserID != s.User.UserID {
@@ -383,7 +391,7 @@ func relay(event, field string) handlerFunc {
 			// Absent, or recorded here but not connected (inside the reconnection window).
 			return nil, errorf(CodeTargetNotFound, "user %q is not connected to room %q", to, room)
 		}
-		if err := h.opts.Broker.PublishNode(ctx, m.NodeID, brokerUser(room, to, event, data, h.opts.NodeID)); err != nil {
+		if err := h.opts.Broker.PublishNode(ctx, m.NodeID, brokerUser(room, to, s.User.UserID, event, data, h.opts.NodeID)); err != nil {
 			return nil, errorf(CodeInternal, "cannot reach user %q: cross-node delivery is unavailable (Redis unreachable); try again", to)
 		}
 		return nil, nil

@@ -474,7 +474,7 @@ func (h *Hub) expireSilentMembers(now time.Time) {
 		}
 		h.log.Info("presence expired", "room", room, "user", s.User.UserID)
 		h.leave(s, room, "timeout")
-		h.sendError(s, "", errorf(CodeNotInRoom, "you were removed from room %q: no heartbeat for %s", room, h.opts.PresenceTTL))
+		h.sendError(s, "heartbeat", errorf(CodeNotInRoom, "you were removed from room %q: no heartbeat for %s", room, h.opts.PresenceTTL))
 	}
 }
 
@@ -562,6 +562,12 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 		h.observeDelivery(m)
 		if s := h.localMember(m.Room, m.User); s != nil {
 			h.send(s, protocol.EventFrame(m.Event, m.Data), m.Event)
+			return
+		}
+		// The target dropped (reconnection window) after the sender looked it up: tell the
+		// sender instead of losing the relay silently.
+		if m.From != "" && m.Event != "error" {
+			h.bounceUndeliverable(m)
 		}
 	case broker.TypeReplace:
 		if s := h.localMember(m.Room, m.User); s != nil && s.ID == m.Session {
@@ -570,6 +576,17 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 	case broker.TypeControl:
 		h.onControl(m)
 	}
+}
+
+func (h *Hub) bounceUndeliverable(m broker.Message) {
+	data, _ := json.Marshal(map[string]string{
+		"code":    CodeTargetNotFound,
+		"message": "user " + m.User + " is not connected to room " + m.Room + " (reconnecting); the " + m.Event + " was not delivered",
+		"event":   m.Event,
+	})
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
+	defer cancel()
+	_ = h.opts.Broker.PublishNode(ctx, m.Origin, brokerUser(m.Room, m.From, "", "error", data, h.opts.NodeID))
 }
 
 func (h *Hub) observeDelivery(m broker.Message) {
@@ -582,7 +599,7 @@ func (h *Hub) observeDelivery(m broker.Message) {
 // The room sees no churn: presence already points at the new session.
 func (h *Hub) replaced(s *Session, room string) {
 	if h.removeLocal(s, room) {
-		h.sendError(s, "", errorf(CodeReplaced, "you joined room %q from another connection", room))
+		h.sendError(s, "join_room", errorf(CodeReplaced, "you joined room %q from another connection", room))
 	}
 }
 
