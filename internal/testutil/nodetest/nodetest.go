@@ -113,6 +113,9 @@ func Start(t testing.TB, cfg Config) *Node {
 		}
 	}
 	h = hub.New(ho)
+	if cfg.Setup != nil {
+		cfg.Setup(h)
+	}
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatalf("start hub: %v", err)
 	}
