@@ -59,14 +59,26 @@ func (h *Hub) Drain(ctx context.Context, o DrainOptions) DrainResult {
 		_ = h.Send(s, "server_draining", map[string]int64{"reconnectInMs": wait.Milliseconds()})
 	}
 	h.log.Info("draining", "sessions", len(sessions), "spread", lastOffset(offsets))
+	// A close never follows the previous one sooner than the even spacing, even when this
+	// goroutine ran late (a busy CPU): late closes are pushed back, never bunched up.
+	gap := time.Duration(0)
+	if n := len(sessions); n > 1 {
+		gap = offsets[n-1] / time.Duration(n-1)
+	}
+	var last time.Time
 	for i, s := range sessions {
+		at := start.Add(offsets[i])
+		if !last.IsZero() && at.Before(last.Add(gap)) {
+			at = last.Add(gap)
+		}
 		select {
 		case <-ctx.Done():
 			res.Stragglers = len(sessions) - i
 			res.Took = time.Since(start)
 			return res
-		case <-time.After(time.Until(start.Add(offsets[i]))):
+		case <-time.After(time.Until(at)):
 		}
+		last = time.Now()
 		s.conn.Close("server draining")
 		res.Closed++
 	}
