@@ -149,7 +149,9 @@ func (m *member) run(t *testing.T, token string) {
 		// socket.io-client waits 0.5–1.5 s (reconnectionDelay 1 s, randomization 0.5).
 		time.Sleep(time.Duration(500+rand.IntN(1000)) * time.Millisecond)
 		if err := m.connect(t, token, ""); err != nil {
-			t.Errorf("%s: %v", m.user, err)
+			if !m.stopped.Load() {
+				t.Errorf("%s: %v", m.user, err)
+			}
 			return
 		}
 		m.mu.Lock()
