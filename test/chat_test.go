@@ -7,8 +7,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -444,4 +448,146 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// BenchmarkChatThroughput: 1,000 users in 100 rooms (10 each, 5 per node) on two nodes
+// sharing one redis-server, persistence on (Chat Service on httptest). Every user sends
+// at CHAT_BENCH_RATE messages/s (default 20 → 20,000 msgs/s offered) for
+// CHAT_BENCH_SECONDS (default 10), waiting for each ack. Reports accepted and flushed
+// messages per second and ack latency percentiles. Run with make bench-chat.
+func BenchmarkChatThroughput(b *testing.B) {
+	const users, rooms = 1000, 100
+	perUser := envFloat("CHAT_BENCH_RATE", 20)
+	dur := time.Duration(envFloat("CHAT_BENCH_SECONDS", 10) * float64(time.Second))
+	for range b.N {
+		rs := redisserver.Start(b, redisserver.Options{})
+		svc := newChatService(b)
+		var nodes [2]*nodetest.Node
+		var logs [2]*chat.Log
+		for i := range nodes {
+			o := chatOptions(fmt.Sprintf("node-%d", i), svc.URL)
+			o.Rate, o.Burst = 1000, 1000
+			o.FlushInterval = 50 * time.Millisecond
+			o.ServiceTimeout, o.MaxBackoff, o.ClaimIdle = 5*time.Second, time.Second, 0 // production defaults for take-over
+			o.MaxRoomBuffer, o.MaxTotalBuffer = 100_000, 1_000_000
+			o.Metrics = metrics.NewChatMetrics(prometheus.NewRegistry())
+			rc := redis.NewClient(&redis.Options{Addr: rs.Addr(), PoolSize: 64})
+			logs[i] = chat.NewRedis(rc, o)
+			nodes[i] = nodetest.Start(b, nodetest.Config{NodeID: o.NodeID, RedisURL: rs.URL(),
+				Hub: hub.Options{Chat: logs[i], EventRate: 1000, EventBurst: 1000}})
+			b.Cleanup(func() { _ = logs[i].Close(context.Background()); _ = rc.Close() })
+		}
+		var received atomic.Int64
+		clients := make([]*sioclient.Client, users)
+		for u := range users {
+			c, err := sioclient.Dial(context.Background(), nodes[u%2].URL, sioclient.Options{Token: nodetest.Token(b, fmt.Sprintf("bench-%d", u)),
+				OnEvent: func(ev sioclient.Event) {
+					if ev.Name == "chat_message" {
+						received.Add(1)
+					}
+				}})
+			if err != nil {
+				b.Fatalf("dial %d: %v", u, err)
+			}
+			b.Cleanup(c.Close)
+			if err := c.Call(context.Background(), "join_room", map[string]string{"roomId": fmt.Sprintf("room-%d", u%rooms)}, nil); err != nil {
+				b.Fatalf("join %d: %v", u, err)
+			}
+			clients[u] = c
+		}
+		b.ResetTimer()
+		var (
+			mu      sync.Mutex
+			lat     []time.Duration
+			failed  atomic.Int64
+			wg      sync.WaitGroup
+			acked   atomic.Int64
+			startAt = time.Now()
+			endAt   = startAt.Add(dur)
+		)
+		interval := time.Duration(float64(time.Second) / perUser)
+		for u, c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				mine := make([]time.Duration, 0, int(perUser*dur.Seconds())+1)
+				next := startAt.Add(time.Duration(rand.Int64N(int64(interval)))) // spread the senders
+				for i := 0; ; i++ {
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					}
+					if time.Now().After(endAt) {
+						break
+					}
+					t0 := time.Now()
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					err := c.Call(ctx, "chat_message", map[string]any{"content": fmt.Sprintf("bench %d %d", u, i)}, nil)
+					cancel()
+					if err != nil {
+						failed.Add(1)
+					} else {
+						acked.Add(1)
+						mine = append(mine, time.Since(t0))
+					}
+					next = next.Add(interval)
+				}
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(startAt)
+		storedAtEnd, _, _ := svc.counts()
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			n, _, _ := svc.counts()
+			if int64(n) >= acked.Load() || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		drained := time.Since(startAt)
+		stored, dups, posts := svc.counts()
+		b.StopTimer()
+		slices := lat
+		sortDurations(slices)
+		pct := func(p float64) time.Duration {
+			if len(slices) == 0 {
+				return 0
+			}
+			return slices[min(len(slices)-1, int(p*float64(len(slices))))]
+		}
+		b.ReportMetric(float64(acked.Load())/elapsed.Seconds(), "accepted/s")
+		b.ReportMetric(float64(storedAtEnd)/elapsed.Seconds(), "flushed/s")
+		b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "p99-ack-ms")
+		b.Logf("offered %.0f msg/s for %s; acked %d (%.0f/s), failed %d; ack p50 %s p90 %s p99 %s max %s",
+			perUser*users, dur, acked.Load(), float64(acked.Load())/elapsed.Seconds(), failed.Load(), pct(0.5), pct(0.9), pct(0.99), pct(1))
+		b.Logf("Chat Service: %d stored during the run (%.0f/s), %d/%d after %s (%.0f/s overall), %d duplicates, %d POSTs; chat_message deliveries to clients %d",
+			storedAtEnd, float64(storedAtEnd)/elapsed.Seconds(), stored, acked.Load(), drained.Round(time.Millisecond), float64(stored)/drained.Seconds(), dups, posts, received.Load())
+		// A call that timed out on the client may still have been stored: stored can
+		// exceed acked, never fall short of it.
+		var retried, flushed float64
+		for _, l := range logs {
+			retried += testutil.ToFloat64(l.Metrics().Retried)
+			flushed += testutil.ToFloat64(l.Metrics().Flushed)
+		}
+		b.Logf("flushers: %.0f messages flushed, %.0f message deliveries retried (timeouts included)", flushed, retried)
+		if int64(stored) < acked.Load() {
+			b.Errorf("stored %d of %d acked messages", stored, acked.Load())
+		}
+	}
+}
+
+func sortDurations(d []time.Duration) {
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+}
+
+func envFloat(name string, def float64) float64 {
+	if v := os.Getenv(name); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
+			return f
+		}
+	}
+	return def
 }
