@@ -223,6 +223,28 @@ func TestMutateServiceKeepsAllocatedNodePorts(t *testing.T) {
 	}
 }
 
+func TestMutateServiceRemovesAnnotationsDroppedFromTheSpec(t *testing.T) {
+	sc := minimalCluster()
+	sc.Spec.Service.Annotations = map[string]string{"lb/type": "nlb", "lb/internal": "true"}
+	existing := desiredService(sc).DeepCopy()
+	existing.Annotations = nil
+	mutateService(existing, desiredService(sc))
+	existing.Annotations["cloud/assigned"] = "x" // written by someone else
+	delete(sc.Spec.Service.Annotations, "lb/internal")
+	mutateService(existing, desiredService(sc))
+	if _, ok := existing.Annotations["lb/internal"]; ok {
+		t.Error("annotation removed from the spec is still on the Service")
+	}
+	if existing.Annotations["lb/type"] != "nlb" || existing.Annotations["cloud/assigned"] != "x" {
+		t.Errorf("annotations %v", existing.Annotations)
+	}
+	before := existing.DeepCopy()
+	mutateService(existing, desiredService(sc))
+	if !reflect.DeepEqual(before, existing) {
+		t.Error("second mutate changed the Service")
+	}
+}
+
 func TestOptionalObjects(t *testing.T) {
 	sc := minimalCluster()
 	if desiredPodDisruptionBudget(sc) != nil || desiredHPA(sc) != nil || desiredRedisDeployment(sc, Options{}, "") != nil || desiredRedisService(sc) != nil {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -305,9 +307,23 @@ func (r *SignalingClusterReconciler) reconcileDeployment(ctx context.Context, s 
 	return nil
 }
 
+// annotationOwnedServiceAnnotations lists the Service annotation keys that came from
+// spec.service.annotations, so that a key removed from the spec is removed from the Service
+// while annotations added by others (cloud controllers) stay.
+const annotationOwnedServiceAnnotations = "signaling.switchboard.dev/owned-annotations"
+
 func mutateService(existing, desired *corev1.Service) {
 	existing.Labels = mergeStringMaps(existing.Labels, desired.Labels)
-	existing.Annotations = mergeStringMaps(existing.Annotations, desired.Annotations)
+	for _, k := range strings.Split(existing.Annotations[annotationOwnedServiceAnnotations], ",") {
+		if _, keep := desired.Annotations[k]; k != "" && !keep {
+			delete(existing.Annotations, k)
+		}
+	}
+	delete(existing.Annotations, annotationOwnedServiceAnnotations)
+	if len(desired.Annotations) > 0 {
+		existing.Annotations = mergeStringMaps(existing.Annotations, desired.Annotations)
+		existing.Annotations[annotationOwnedServiceAnnotations] = strings.Join(slices.Sorted(maps.Keys(desired.Annotations)), ",")
+	}
 	existing.Spec.Type = desired.Spec.Type
 	existing.Spec.Selector = desired.Spec.Selector
 	ports := make([]corev1.ServicePort, len(desired.Spec.Ports))
