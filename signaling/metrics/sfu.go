@@ -10,7 +10,8 @@ type SFUMetrics struct {
 	// RoomService counts Room Service calls by outcome (ok, not_found, error).
 	RoomService *prometheus.CounterVec
 	// MediaCalls counts Media Service calls by operation and outcome (ok, client_error,
-	// server_error, timeout, refused, bad_response, rejected = not sent, breaker open).
+	// server_error, timeout, refused, bad_response, canceled = the client went away,
+	// rejected = not sent, breaker open).
 	MediaCalls *prometheus.CounterVec
 	// MediaLatency is the duration of the calls actually sent, by operation.
 	MediaLatency *prometheus.HistogramVec
@@ -27,7 +28,7 @@ func newSFUMetrics(reg prometheus.Registerer) *SFUMetrics {
 	m := &SFUMetrics{
 		RoomCache:          prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "room_cache", Name: "lookups_total", Help: "Room lookups by result (hit, miss)."}, []string{"result"}),
 		RoomService:        prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "room_service", Name: "calls_total", Help: "Room Service calls by outcome (ok, not_found, error)."}, []string{"outcome"}),
-		MediaCalls:         prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "media", Name: "calls_total", Help: "Media Service calls by operation and outcome (ok, client_error, server_error, timeout, refused, bad_response, rejected)."}, []string{"op", "outcome"}),
+		MediaCalls:         prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "media", Name: "calls_total", Help: "Media Service calls by operation and outcome (ok, client_error, server_error, timeout, refused, bad_response, canceled, rejected)."}, []string{"op", "outcome"}),
 		MediaLatency:       prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "media", Name: "call_seconds", Help: "Duration of Media Service calls, by operation.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"op"}),
 		BreakerOpen:        prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "media", Name: "breaker_open", Help: "1 while the media circuit breaker is open (sfu_* answer media_unavailable)."}),
 		BreakerTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "media", Name: "breaker_transitions_total", Help: "Media circuit breaker changes by new state and cause."}, []string{"state", "cause"}),
