@@ -433,7 +433,8 @@ func desiredRedisDeployment(sc *v1alpha1.SignalingCluster, opts Options, configH
 	if !sc.Spec.Redis.Managed {
 		return nil
 	}
-	args := []string{"--port", strconv.Itoa(redisPort), "--save", "", "--appendonly", "no"}
+	// Protected mode would refuse the signaling pods' connections when no password is set.
+	args := []string{"--port", strconv.Itoa(redisPort), "--save", "", "--appendonly", "no", "--protected-mode", "no"}
 	var env []corev1.EnvVar
 	if r := sc.Spec.Redis.PasswordSecretRef; r != nil {
 		env = []corev1.EnvVar{{
