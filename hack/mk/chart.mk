@@ -10,6 +10,12 @@
 
 HELM := $(BIN)/helm
 HELM_VERSION := $(shell awk '$$1 == "helm.sh/helm/v3" {print $$2}' hack/tools/helm/go.mod)
+# Helm's default Kubernetes version (helm template, helm lint) is set at link time, as Helm's own
+# Makefile does: 1.<minor of k8s.io/client-go>. Without it Helm assumes Kubernetes 1.20.
+HELM_K8S_MINOR := $(shell awk '$$1 == "k8s.io/client-go" {split($$2, v, "."); print v[2]}' hack/tools/helm/go.mod)
+HELM_LDFLAGS := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+	$(foreach pkg,pkg/chartutil pkg/lint/rules,-X helm.sh/helm/v3/$(pkg).k8sVersionMajor=1 \
+		-X helm.sh/helm/v3/$(pkg).k8sVersionMinor=$(HELM_K8S_MINOR))
 CHART_DIR := charts/switchboard
 CHART_TEST_PKG := ./test/chart/
 
@@ -17,10 +23,8 @@ TEST_TARGETS += test-chart
 
 .PHONY: helm chart-sync chart-update test-chart
 
-$(HELM): hack/tools/helm/go.mod hack/tools/helm/go.sum
-	cd hack/tools/helm && $(GO) build -trimpath \
-		-ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" \
-		-o $@ helm.sh/helm/v3/cmd/helm
+$(HELM): hack/tools/helm/go.mod hack/tools/helm/go.sum hack/mk/chart.mk
+	cd hack/tools/helm && $(GO) build -trimpath -ldflags "$(HELM_LDFLAGS)" -o $@ helm.sh/helm/v3/cmd/helm
 
 helm: $(HELM) ## Build Helm into bin/helm (once)
 

@@ -49,7 +49,10 @@ func helmBinary(t testing.TB) string {
 	t.Helper()
 	path := os.Getenv("HELM")
 	if path == "" {
-		path = filepath.Join(repoRoot(t), "bin", "helm")
+		path = filepath.Join("bin", "helm")
+	}
+	if !filepath.IsAbs(path) { // relative to the repository root, as make passes it
+		path = filepath.Join(repoRoot(t), path)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.IsDir() {
 		t.Fatalf("helm binary %s not found (build it with `make helm`, or run `make test-chart`): %v", path, err)

@@ -212,13 +212,17 @@ func startAPIServer(t *testing.T) apiServer {
 	t.Helper()
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
-		assets = filepath.Join(repoRoot(t), "bin", "envtest")
+		assets = filepath.Join("bin", "envtest")
+	}
+	if !filepath.IsAbs(assets) { // relative to the repository root
+		assets = filepath.Join(repoRoot(t), assets)
 	}
 	for _, bin := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
 			t.Fatalf("envtest binary missing (build it with `make envtest-bins`, or run `make test-chart`): %v", err)
 		}
 	}
+	t.Setenv("KUBEBUILDER_ASSETS", assets) // envtest prefers the variable to BinaryAssetsDirectory
 	env := &envtest.Environment{BinaryAssetsDirectory: assets}
 	cfg, err := env.Start()
 	if err != nil {
