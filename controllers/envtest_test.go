@@ -692,3 +692,73 @@ func TestManagerRestartWritesNothingToUnchangedObjects(t *testing.T) {
 		t.Errorf("restarted manager made %d writes", w)
 	}
 }
+
+// TestStatusFollowsTheRollout plays the Deployment controller (absent in envtest) by writing
+// Deployment status, and checks that the SignalingCluster reports rollout progress.
+func TestStatusFollowsTheRollout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := newNamespace(t)
+	redisAddr := startRedis(t, "")
+	createSecret(t, ns, "redis", map[string]string{"password": ""})
+	createSecret(t, ns, "jwt", map[string]string{"public.pem": testPEM})
+	startManager(t, ns, testOptions)
+	sc := newCluster(ns, "sig", redisAddr, "")
+	sc.Spec.Replicas = ptr.To[int32](3)
+	if err := testClient.Create(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(sc)
+	dep := &appsv1.Deployment{}
+	eventually(t, 30*time.Second, "Deployment", func() error { return testClient.Get(ctx, key, dep) })
+
+	setDeploymentStatus := func(updated, ready, available int32) {
+		t.Helper()
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := testClient.Get(ctx, key, dep); err != nil {
+				return err
+			}
+			avail := corev1.ConditionFalse
+			if available > 0 {
+				avail = corev1.ConditionTrue
+			}
+			dep.Status = appsv1.DeploymentStatus{
+				ObservedGeneration: dep.Generation, Replicas: 3 + (3 - updated), UpdatedReplicas: updated,
+				ReadyReplicas: ready, AvailableReplicas: available,
+				Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: avail,
+					Reason: "MinimumReplicasAvailable", LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
+			}
+			if updated == 3 {
+				dep.Status.Replicas = 3
+			}
+			return testClient.Status().Update(ctx, dep)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	setDeploymentStatus(1, 3, 3)
+	var s *v1alpha1.SignalingCluster
+	eventually(t, 20*time.Second, "rollout progress in status", func() error {
+		s = getCluster(t, key)
+		if s.Status.UpdatedReplicas != 1 || s.Status.ReadyReplicas != 3 || s.Status.Replicas != 5 {
+			return fmt.Errorf("status replicas %d ready %d updated %d", s.Status.Replicas, s.Status.ReadyReplicas, s.Status.UpdatedReplicas)
+		}
+		return nil
+	})
+	for _, err := range []error{
+		conditionIs(s, v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonRollingUpdate),
+		conditionIs(s, v1alpha1.ConditionAvailable, metav1.ConditionTrue, v1alpha1.ReasonMinimumReplicasAvailable),
+	} {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionProgressing); !strings.Contains(c.Message, "1 of 3 pods updated") {
+		t.Errorf("Progressing message %q", c.Message)
+	}
+
+	setDeploymentStatus(3, 3, 3)
+	waitCondition(t, key, v1alpha1.ConditionProgressing, metav1.ConditionFalse, v1alpha1.ReasonRolloutComplete)
+}
