@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/switchboard-rtc/switchboard/signaling/broker"
 	"github.com/switchboard-rtc/switchboard/signaling/config"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
@@ -15,6 +17,7 @@ import (
 
 // bus is the node's link to the other nodes: broker + presence, in memory or on Redis.
 type bus struct {
+	redis    redis.UniversalClient // nil without Redis; shared with the room cache and SFU state
 	broker   broker.Broker
 	presence presence.Store
 	nodes    presence.Nodes
@@ -30,16 +33,7 @@ func newBus(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *slo
 		mem := presence.NewMemory()
 		return &bus{broker: broker.NewMemory(nil), presence: mem, nodes: mem, close: func() {}, resynced: func() {}}, nil
 	}
-	opts := redisconn.Options{
-		URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName,
-		Username: cfg.RedisUsername, Password: cfg.RedisPassword, TLS: cfg.RedisTLS,
-		ClientName: "switchboard-" + cfg.NodeID,
-	}
-	if cfg.RedisURL == "" {
-		// With a URL the scheme names the mode; --redis-mode applies to --redis-addrs.
-		opts.Mode = redisconn.Mode(cfg.RedisMode)
-	}
-	client, err := redisconn.New(opts)
+	client, err := redisconn.New(redisOptions(cfg, ""))
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
@@ -50,8 +44,27 @@ func newBus(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *slo
 		log.Warn("Redis is not reachable yet; starting degraded (local users only, not ready)", "err", err)
 	}
 	store := presence.NewRedis(client, presence.RedisOptions{Metrics: m.Redis})
-	bs := &bus{presence: store, nodes: store, close: func() { _ = client.Close() }, resynced: func() {}}
+	bs := &bus{redis: client, presence: store, nodes: store, close: func() { _ = client.Close() }, resynced: func() {}}
 	bs.broker = broker.NewRedis(client, broker.RedisOptions{NodeID: cfg.NodeID, Metrics: m.Redis, Logger: log,
 		OnResubscribed: func() { bs.resynced() }})
 	return bs, nil
+}
+
+// redisOptions turns the --redis-* flags into client options; purpose ("", "chat") names
+// the connection pool in CLIENT LIST.
+func redisOptions(cfg config.Config, purpose string) redisconn.Options {
+	name := "switchboard-" + cfg.NodeID
+	if purpose != "" {
+		name += "-" + purpose
+	}
+	o := redisconn.Options{
+		URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName,
+		Username: cfg.RedisUsername, Password: cfg.RedisPassword, TLS: cfg.RedisTLS,
+		ClientName: name,
+	}
+	if cfg.RedisURL == "" {
+		// With a URL the scheme names the mode; --redis-mode applies to --redis-addrs.
+		o.Mode = redisconn.Mode(cfg.RedisMode)
+	}
+	return o
 }

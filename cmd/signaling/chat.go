@@ -41,15 +41,7 @@ func newChatLog(cfg config.Config, m *metrics.Metrics, log *slog.Logger) (*chat.
 		l := chat.NewMemory(opts)
 		return l, func(ctx context.Context) { _ = l.Close(ctx) }, nil
 	}
-	ro := redisconn.Options{
-		URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName,
-		Username: cfg.RedisUsername, Password: cfg.RedisPassword, TLS: cfg.RedisTLS,
-		ClientName: "switchboard-" + cfg.NodeID + "-chat",
-	}
-	if cfg.RedisURL == "" {
-		ro.Mode = redisconn.Mode(cfg.RedisMode)
-	}
-	client, err := redisconn.New(ro)
+	client, err := redisconn.New(redisOptions(cfg, "chat"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("redis (chat): %w", err)
 	}

@@ -74,12 +74,13 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	rooms := roomDirectory(cfg, bus.redis, m, log)
 	h := hub.New(hub.Options{
 		NodeID:          cfg.NodeID,
 		Broker:          bus.broker,
 		Presence:        bus.presence,
 		Nodes:           bus.nodes,
-		Rooms:           roomDirectory(cfg, m, log),
+		Rooms:           rooms,
 		Metrics:         m,
 		Logger:          log,
 		MaxRoomSize:     cfg.MaxRoomSize,
@@ -93,7 +94,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 		EventBurst:      cfg.EventBurst,
 	})
 	bus.resynced = h.RequestResync
-	registerSFU(ctx, h, cfg, m, log)
+	registerSFU(ctx, h, cfg, rooms, bus.redis, m, log)
 	if err := h.Start(ctx); err != nil {
 		return fmt.Errorf("start hub: %w", err)
 	}
