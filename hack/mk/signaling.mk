@@ -18,5 +18,8 @@ test/node/node_modules/.package-lock.json: test/node/package-lock.json
 	cd test/node && npm ci --no-audit --no-fund
 node-deps: test/node/node_modules/.package-lock.json
 
+# The chat and SFU end-to-end tests in test/ run under -race in test-chat and test-sfu.
+E2E_SKIP := $(subst ',,$(SFU_E2E))|^TestChat
+
 test-e2e: node-deps ## End-to-end tests in test/: multi-node on real Redis, drain, real socket.io-client
-	$(GO) test -count=1 -timeout 15m ./test/
+	$(GO) test -count=1 -timeout 15m -skip '$(E2E_SKIP)' ./test/
