@@ -174,7 +174,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 		fmt.Fprintf(out, "Usage: signaling [flags]\n\nSwitchboard signaling node: Socket.IO v5 over WebSocket for WebRTC rooms.\nEvery flag can also be set as an environment variable SIGNALING_<FLAG>, e.g. --redis-url as SIGNALING_REDIS_URL.\n\nFlags:\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			def := ""
-			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
 			fmt.Fprintf(out, "  --%s  [%s]\n      %s%s\n", f.Name, EnvName(f.Name), f.Usage, def)
