@@ -358,26 +358,20 @@ func dig(t *testing.T, v any, path ...string) any {
 	return v
 }
 
-// lineDiff shows the first differing lines of two texts, enough to see what changed.
+// lineDiff shows where two texts start to differ, with a few lines of context from each.
 func lineDiff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			b.WriteString("line " + strconv.Itoa(i+1) + ":\n  - " + wl + "\n  + " + gl + "\n")
-			if shown++; shown == 10 {
-				b.WriteString("  …\n")
-				break
-			}
-		}
+	first := 0
+	for first < len(w) && first < len(g) && w[first] == g[first] {
+		first++
 	}
-	return b.String()
+	excerpt := func(lines []string) string {
+		from, to := max(first-3, 0), min(first+8, len(lines))
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			b.WriteString(strconv.Itoa(i+1) + ": " + lines[i] + "\n")
+		}
+		return b.String()
+	}
+	return "first difference at line " + strconv.Itoa(first+1) + "\n--- want\n" + excerpt(w) + "+++ got\n" + excerpt(g)
 }

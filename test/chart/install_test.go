@@ -43,7 +43,7 @@ var signalingClusterGVK = schema.GroupVersionKind{Group: "signaling.switchboard.
 
 // TestHelmInstallUpgradeUninstall drives bin/helm against a real kube-apiserver + etcd (envtest):
 // install (CRD established, RBAC, Deployment, a SignalingCluster accepted), a namespace-scoped
-// second release, `helm upgrade` to a chart whose CRD gained a field (Helm leaves the CRD alone;
+// second release in a namespace that enforces the restricted Pod Security Standard, `helm upgrade` to a chart whose CRD gained a field (Helm leaves the CRD alone;
 // the documented `helm show crds | kubectl apply --server-side` step upgrades it), and uninstall
 // (the operator's objects go, the CRD and users' SignalingClusters stay).
 func TestHelmInstallUpgradeUninstall(t *testing.T) {
@@ -117,9 +117,23 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	}
 
 	t.Run("namespace-scoped release", func(t *testing.T) {
+		// The namespace enforces the restricted Pod Security Standard; the API server warns about
+		// (and would refuse pods of) a Deployment that breaks it.
 		const ns = "team-a"
-		mustHelm(t, "install", "team-a", chart, "--namespace", ns, "--create-namespace", "--kubeconfig", kc,
-			"--set", "scope.mode=namespace")
+		restricted := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{
+			"pod-security.kubernetes.io/enforce": "restricted",
+			"pod-security.kubernetes.io/warn":    "restricted",
+		}}}
+		if err := k.Create(ctx, restricted); err != nil {
+			t.Fatal(err)
+		}
+		r := helm(t, "install", "team-a", chart, "--namespace", ns, "--kubeconfig", kc, "--set", "scope.mode=namespace")
+		if r.err != nil {
+			t.Fatalf("helm install (namespace scope): %v\n%s", r.err, r)
+		}
+		if strings.Contains(r.stderr, "PodSecurity") {
+			t.Errorf("the operator Deployment violates the restricted Pod Security Standard:\n%s", r.stderr)
+		}
 		name := "team-a-switchboard-operator"
 		nsRole := &rbacv1.Role{}
 		k.mustGet(ctx, client.ObjectKey{Namespace: ns, Name: name + "-manager"}, nsRole)
