@@ -211,7 +211,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 }
 
 // TestSignalingClusterWithRelease: signalingCluster.enabled renders a SignalingCluster whose auth
-// points at a Secret holding the given PEM key, keeping the rest of the spec as given.
+// points at a Secret holding the given PEM key, keeping the rest of the spec as given, in a
+// namespace the operator watches.
 func TestSignalingClusterWithRelease(t *testing.T) {
 	pem := "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"
 	keyFile := filepath.Join(t.TempDir(), "public.pem")
@@ -234,6 +235,19 @@ func TestSignalingClusterWithRelease(t *testing.T) {
 	secret := findObject(t, objs, "Secret", releaseName+"-jwt")
 	if got := dig(t, secret, "data", "public.pem"); got == "" {
 		t.Error("the JWT Secret has no public.pem")
+	}
+
+	// With namespace scope it goes where the operator looks: the watched namespace.
+	scoped := parseObjects(t, mustHelm(t, templateArgs(t, "", "--set", "signalingCluster.enabled=true",
+		"--set-file", "signalingCluster.jwtPublicKey="+keyFile, "--set", "scope.mode=namespace", "--set", "scope.namespace=team-b")...))
+	for _, kind := range []string{"SignalingCluster", "Secret"} {
+		name := releaseName
+		if kind == "Secret" {
+			name += "-jwt"
+		}
+		if ns := metaField(findObject(t, scoped, kind, name), "namespace"); ns != "team-b" {
+			t.Errorf("namespace scope: %s namespace = %q, want the watched namespace team-b", kind, ns)
+		}
 	}
 
 	// Off by default.

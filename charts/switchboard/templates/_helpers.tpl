@@ -65,6 +65,15 @@ app.kubernetes.io/component: operator
 {{- default .Release.Namespace .Values.scope.namespace }}
 {{- end }}
 
+{{/* Namespace of the SignalingCluster created with the release: one the operator watches. */}}
+{{- define "switchboard.signalingClusterNamespace" -}}
+{{- if eq .Values.scope.mode "namespace" }}
+{{- include "switchboard.watchNamespace" . }}
+{{- else }}
+{{- .Release.Namespace }}
+{{- end }}
+{{- end }}
+
 {{- define "switchboard.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
