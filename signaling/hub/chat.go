@@ -44,7 +44,9 @@ func (l *MemoryChatLog) Append(_ context.Context, m ChatMessage) error {
 		keep = 50
 	}
 	msgs := append(l.rooms[m.RoomID], m)
-	if len(msgs) > keep {
+	// Trim only when twice the limit is reached: copying the whole history on every
+	// message made each chat message cost O(Keep). Recent never returns more than Keep.
+	if len(msgs) > 2*keep {
 		msgs = append(msgs[:0:0], msgs[len(msgs)-keep:]...)
 	}
 	l.rooms[m.RoomID] = msgs
@@ -55,6 +57,11 @@ func (l *MemoryChatLog) Recent(_ context.Context, roomID string, n int) ([]ChatM
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	msgs := l.rooms[roomID]
+	keep := l.Keep
+	if keep <= 0 {
+		keep = 50
+	}
+	n = min(n, keep)
 	if len(msgs) > n {
 		msgs = msgs[len(msgs)-n:]
 	}

@@ -103,6 +103,9 @@ func New(opts Options) *Server {
 		s.anyOrig = true
 	}
 	s.upgrader = websocket.Upgrader{
+		// Not 0: gorilla then reads through its own 1 KiB buffer rather than net/http's
+		// 4 KiB one, which would keep net/http's whole per-connection state alive (see
+		// serveSocketIO).
 		ReadBufferSize:  1024,
 		WriteBufferPool: &sync.Pool{},
 		// The Origin allow-list is checked before Upgrade is called.
@@ -199,14 +202,21 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	creds := auth.FromRequest(r, s.opts.CookieName)
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	ws, err := s.upgrader.Upgrade(coalescingHijacker{w}, r, nil)
 	if err != nil {
 		return // the upgrader already answered
 	}
 	s.conns.Add(1)
-	defer s.conns.Done()
 	ws.SetReadLimit(s.opts.MaxPayload)
-	s.serveConn(ws, creds, r.RemoteAddr)
+	// Serve the socket on a goroutine of its own and return: net/http then lets go of
+	// what it holds per connection while its handler runs (4 KiB read and 4 KiB write
+	// buffers, the request and response) and of the handler's grown stack — about half
+	// of an idle connection's memory.
+	remote := r.RemoteAddr
+	go func() {
+		defer s.conns.Done()
+		s.serveConn(ws, creds, remote)
+	}()
 }
 
 func newSID() string {
