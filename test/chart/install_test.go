@@ -99,11 +99,16 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	}
 	k.mustGet(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: releaseName + "-jwt"}, &corev1.Secret{})
 
-	// A user's SignalingCluster, the minimal sample from config/samples, is accepted ...
+	// Users' SignalingClusters, the samples from config/samples, are accepted ...
 	sample := loadSample(t, filepath.Join(root, "config", "samples", "signaling_v1alpha1_signalingcluster_minimal.yaml"))
 	sample.SetNamespace("default")
 	if err := k.Create(ctx, sample); err != nil {
 		t.Fatalf("the minimal sample SignalingCluster was rejected: %v", err)
+	}
+	full := loadSample(t, filepath.Join(root, "config", "samples", "signaling_v1alpha1_signalingcluster_full.yaml"))
+	full.SetNamespace("default")
+	if err := k.Create(ctx, full); err != nil {
+		t.Fatalf("the full sample SignalingCluster was rejected: %v", err)
 	}
 	// ... and the CRD's validation is live: Redis must be managed or have addresses, not both.
 	invalid := loadSample(t, filepath.Join(root, "config", "samples", "signaling_v1alpha1_signalingcluster_minimal.yaml"))
