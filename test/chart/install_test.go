@@ -79,6 +79,11 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 		t.Errorf("installed ClusterRole rules differ from config/rbac/role.yaml:\n got %+v\nwant %+v", role.Rules, wantRules)
 	}
 	k.mustGet(ctx, client.ObjectKey{Name: operator + "-manager"}, &rbacv1.ClusterRoleBinding{})
+	viewer := &rbacv1.ClusterRole{}
+	k.mustGet(ctx, client.ObjectKey{Name: operator + "-signalingcluster-viewer"}, viewer)
+	if viewer.Labels["rbac.authorization.k8s.io/aggregate-to-view"] != "true" {
+		t.Errorf("the viewer ClusterRole does not aggregate to view: labels %v", viewer.Labels)
+	}
 	k.mustGet(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: operator + "-leader-election"}, &rbacv1.Role{})
 	k.mustGet(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: operator + "-leader-election"}, &rbacv1.RoleBinding{})
 	k.mustGet(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: operator}, &corev1.ServiceAccount{})
@@ -204,6 +209,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 		{client.ObjectKey{Namespace: releaseNamespace, Name: operator}, &corev1.ServiceAccount{}},
 		{client.ObjectKey{Name: operator + "-manager"}, &rbacv1.ClusterRole{}},
 		{client.ObjectKey{Name: operator + "-manager"}, &rbacv1.ClusterRoleBinding{}},
+		{client.ObjectKey{Name: operator + "-signalingcluster-viewer"}, &rbacv1.ClusterRole{}},
 		{client.ObjectKey{Namespace: releaseNamespace, Name: operator + "-leader-election"}, &rbacv1.Role{}},
 		{client.ObjectKey{Namespace: releaseNamespace, Name: operator + "-metrics"}, &corev1.Service{}},
 		{client.ObjectKey{Namespace: releaseNamespace, Name: releaseName + "-jwt"}, &corev1.Secret{}},
