@@ -226,13 +226,13 @@ const (
 
 func startDrainCluster(t *testing.T) *drainCluster {
 	t.Helper()
-	dc := &drainCluster{bin: buildSignaling(t), redis: redisserver.Start(t, redisserver.Options{})}
+	dc := &drainCluster{bin: nodetest.BuildSignaling(t), redis: redisserver.Start(t, redisserver.Options{})}
 	keyFile := filepath.Join(t.TempDir(), "jwt.pem")
 	if err := os.WriteFile(keyFile, nodetest.Keys().PublicPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		p := startProc(t, dc.bin, "drain-"+strconv.Itoa(i), freeAddr(t),
+		p := startProc(t, dc.bin, "drain-"+strconv.Itoa(i), nodetest.FreeAddr(t),
 			"--redis-url", dc.redis.URL(), "--jwt-public-key", keyFile,
 			"--drain-timeout", drainTimeout.String(), "--reconnect-window", drainWindow.String(),
 			"--drain-max-reconnect-share", strconv.FormatFloat(drainShare, 'f', -1, 64), "--drain-reconnect-jitter", "500ms",
@@ -339,6 +339,26 @@ func checkReconnectRate(t *testing.T, drops []time.Time, nodeSockets int) (peak 
 	return peak
 }
 
+// settle waits until every member is connected again (within), lets traffic run 2 s
+// more, stops it and waits for the last deliveries.
+func settle(t *testing.T, members []*member, within time.Duration, stopTraffic context.CancelFunc, traffic *sync.WaitGroup) {
+	t.Helper()
+	waitUntil(t, within, "every client connected again", func() bool {
+		for _, m := range members {
+			select {
+			case <-m.client().Done():
+				return false
+			default:
+			}
+		}
+		return true
+	})
+	time.Sleep(2 * time.Second)
+	stopTraffic()
+	traffic.Wait()
+	time.Sleep(time.Second)
+}
+
 func verifyNoLossNoChurn(t *testing.T, members []*member, byRoom map[string][]*member, res *loadResult) {
 	t.Helper()
 	res.mu.Lock()
@@ -390,20 +410,7 @@ func TestDrainMovesClientsWithoutChurnOrLoss(t *testing.T) {
 	start := time.Now()
 	drainNode(t, victim)
 	// Every client is back (on another node) within the drain timeout + a few seconds.
-	waitUntil(t, drainTimeout+5*time.Second-time.Since(start), "all clients reconnected", func() bool {
-		for _, m := range members {
-			select {
-			case <-m.client().Done():
-				return false
-			default:
-			}
-		}
-		return true
-	})
-	time.Sleep(2 * time.Second)
-	cancel()
-	wg.Wait()
-	time.Sleep(time.Second)
+	settle(t, members, drainTimeout+5*time.Second-time.Since(start), cancel, wg)
 
 	var drops []time.Time
 	moved := 0
@@ -454,19 +461,6 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 		peak := checkReconnectRate(t, drops, held)
 		t.Logf("node %d: %d clients moved, peak %d reconnects/s", i, held, peak)
 	}
-	waitUntil(t, 10*time.Second, "all clients connected after the rollout", func() bool {
-		for _, m := range members {
-			select {
-			case <-m.client().Done():
-				return false
-			default:
-			}
-		}
-		return true
-	})
-	time.Sleep(2 * time.Second)
-	cancel()
-	wg.Wait()
-	time.Sleep(time.Second)
+	settle(t, members, 10*time.Second, cancel, wg)
 	verifyNoLossNoChurn(t, members, byRoom, res)
 }

@@ -301,12 +301,12 @@ func TestCrashedNodeUsersLeaveOnce(t *testing.T) {
 func TestSIGKILLedNodeProcess(t *testing.T) {
 	rs := redisserver.Start(t, redisserver.Options{})
 	survivors := cluster(t, rs.URL(), 2, hub.Options{NodeHeartbeat: time.Second})
-	bin := buildSignaling(t)
+	bin := nodetest.BuildSignaling(t)
 	keyFile := filepath.Join(t.TempDir(), "jwt.pem")
 	if err := os.WriteFile(keyFile, nodetest.Keys().PublicPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := nodetest.FreeAddr(t)
 	proc := exec.Command(bin, "--listen", addr, "--node-id", "victim", "--redis-url", rs.URL(), "--jwt-public-key", keyFile, "--reconnect-window", "1s", "--log-level", "warn")
 	proc.Stderr = os.Stderr
 	if err := proc.Start(); err != nil {

@@ -4,44 +4,22 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/internal/testutil/nodetest"
 	"github.com/switchboard-rtc/switchboard/signaling/sioclient"
 )
 
-// buildBinary compiles the node once per test run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "signaling")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestDevModePrintsAWorkingTokenAndStopsOnSIGTERM is what `make run` promises a newcomer.
 func TestDevModePrintsAWorkingTokenAndStopsOnSIGTERM(t *testing.T) {
-	bin := buildBinary(t)
-	addr := freeAddr(t)
+	bin := nodetest.BuildSignaling(t)
+	addr := nodetest.FreeAddr(t)
 	cmd := exec.Command(bin, "--dev", "--listen", addr)
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -94,7 +72,7 @@ func TestDevModePrintsAWorkingTokenAndStopsOnSIGTERM(t *testing.T) {
 }
 
 func TestInvalidConfigurationExitsWithUsageHint(t *testing.T) {
-	bin := buildBinary(t)
+	bin := nodetest.BuildSignaling(t)
 	out, err := exec.Command(bin, "--redis-mode=ring").CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
