@@ -5,7 +5,7 @@
 #
 # --nodes 1 (default): one node on the in-memory bus. --nodes 2+: a redis-server on a free
 # port (never 6379) and N nodes on it. The nodes get a key pair made by `loadgen keygen`;
-# loadgen gets --private-key, --url (all nodes) and --node-pids. --pprof builds the node
+# loadgen gets --private-key, --url (all nodes) and --node-pids (nodes, then redis-server). --pprof builds the node
 # with -tags pprof and serves net/http/pprof on 127.0.0.1:<port+1000> of each node.
 # Everything started here is killed on exit. Binaries: $BIN (default ./bin).
 set -euo pipefail
@@ -64,5 +64,7 @@ for i in $(seq "$NODES"); do
 	echo "node bench-$i on 127.0.0.1:$PORT (pid ${NODE_PIDS[-1]})$([[ $PPROF == 1 ]] && echo ", pprof on 127.0.0.1:$((PORT + 1000))")" >&2
 done
 
+# redis-server last: loadgen reports its RSS and CPU too (it has no URL).
+[[ -n ${RPORT:-} ]] && NODE_PIDS+=("${PIDS[0]}")
 IFS=,
 "$BIN/loadgen" --private-key "$WORK/private.pem" --url "${URLS[*]}" --node-pids "${NODE_PIDS[*]}" "$@"

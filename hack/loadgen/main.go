@@ -184,7 +184,7 @@ func run(args []string) error {
 		if lim := fdLimit(); lim > 0 && uint64(cfg.Clients)+100 > lim {
 			fmt.Fprintf(os.Stderr, "loadgen: warning: %d clients need more sockets than the open-file limit %d allows in one process; use --procs\n", cfg.Clients, lim)
 		}
-		nw := &nodeWatch{pids: parsePIDs(f.nodePIDs)}
+		nw := &nodeWatch{pids: parsePIDs(f.nodePIDs), urls: cfg.URLs}
 		if f.child {
 			cfg.barrier = childBarrier()
 		} else {
@@ -214,6 +214,12 @@ func (w *nodeWatch) at(phase string) {
 		w.before = w.sample()
 	case "connected":
 		w.setup = w.sample()
+		w.goMem = nil
+		for i := range w.pids {
+			if i < len(w.urls) {
+				w.goMem = append(w.goMem, scrapeGoMem(w.urls[i]))
+			}
+		}
 	case "end":
 		w.ends = w.sample()
 	}
@@ -243,7 +249,7 @@ func runParent(ctx context.Context, cfg config, f cliFlags, args []string) (*rep
 	}
 	rooms := (cfg.Clients + cfg.RoomSize - 1) / cfg.RoomSize
 	procs := min(f.procs, rooms)
-	nw := &nodeWatch{pids: parsePIDs(f.nodePIDs)}
+	nw := &nodeWatch{pids: parsePIDs(f.nodePIDs), urls: cfg.URLs}
 	type child struct {
 		cmd   *exec.Cmd
 		stdin io.WriteCloser

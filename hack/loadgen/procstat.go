@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -66,7 +68,42 @@ func loadAvg() [3]float64 {
 // scenario (CPU use is taken between the last two).
 type nodeWatch struct {
 	pids                []int
+	urls                []string // same order as pids: /metrics is read once everyone is in
 	before, setup, ends []procSample
+	goMem               []goMem
+}
+
+// goMem is what the node's /metrics says about its Go memory once every client is in.
+type goMem struct {
+	HeapInuse, StackInuse, Goroutines float64
+}
+
+func scrapeGoMem(url string) goMem {
+	var g goMem
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(strings.TrimRight(url, "/") + "/metrics")
+	if err != nil {
+		return g
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "go_memstats_heap_inuse_bytes":
+			g.HeapInuse = v
+		case "go_memstats_stack_inuse_bytes":
+			g.StackInuse = v
+		case "go_goroutines":
+			g.Goroutines = v
+		}
+	}
+	return g
 }
 
 func (w *nodeWatch) sample() []procSample {
@@ -92,6 +129,10 @@ type nodeStat struct {
 	RSSPerConnKiB    float64 `json:"rss_per_connection_kib"`
 	DeltaPerConnKiB  float64 `json:"rss_delta_per_connection_kib"`
 	CPUMeasuredOverS float64 `json:"cpu_measured_over_s"`
+	// From the node's /metrics when every client was in.
+	HeapInuseMiB  float64 `json:"go_heap_inuse_mib"`
+	StackInuseMiB float64 `json:"go_stack_inuse_mib"`
+	Goroutines    int     `json:"goroutines"`
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
@@ -115,6 +156,11 @@ func (w *nodeWatch) stats(connsPerNode []int) []nodeStat {
 					st.CPUMeasuredOverS = round2(el.Seconds())
 				}
 			}
+		}
+		if i < len(w.goMem) {
+			st.HeapInuseMiB = round2(w.goMem[i].HeapInuse / (1 << 20))
+			st.StackInuseMiB = round2(w.goMem[i].StackInuse / (1 << 20))
+			st.Goroutines = int(w.goMem[i].Goroutines)
 		}
 		if i < len(connsPerNode) && connsPerNode[i] > 0 && i < len(w.setup) {
 			n := float64(connsPerNode[i])

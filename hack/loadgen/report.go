@@ -271,7 +271,18 @@ func (rep *report) writeText(w io.Writer) {
 		p("  leave ack   %s", fmtLat(c.LeaveLatecy))
 	}
 	for _, n := range rep.NodeStats {
-		p("node pid %d   RSS %.1f MiB before, %.1f MiB with %d connections (%.2f KiB/conn; %.2f KiB/conn above the empty node), %.1f MiB at end; CPU %.0f%% over %.1fs of scenario",
-			n.PID, n.RSSBeforeMiB, n.RSSConnectedMiB, n.ConnectionsHeld, n.RSSPerConnKiB, n.DeltaPerConnKiB, n.RSSEndMiB, n.CPUPercent, n.CPUMeasuredOverS)
+		cpu := "no scenario phase"
+		if n.CPUMeasuredOverS >= 1 {
+			cpu = fmt.Sprintf("CPU %.0f%% of one core over %.1fs of scenario", n.CPUPercent, n.CPUMeasuredOverS)
+		}
+		if n.ConnectionsHeld == 0 {
+			p("pid %d        (no URL: e.g. redis-server) RSS %.1f MiB before, %.1f MiB at end; %s", n.PID, n.RSSBeforeMiB, n.RSSEndMiB, cpu)
+			continue
+		}
+		p("node pid %d   RSS %.1f MiB before, %.1f MiB with %d connections (%.2f KiB/conn; %.2f KiB/conn above the empty node), %.1f MiB at end; %s",
+			n.PID, n.RSSBeforeMiB, n.RSSConnectedMiB, n.ConnectionsHeld, n.RSSPerConnKiB, n.DeltaPerConnKiB, n.RSSEndMiB, cpu)
+		if n.Goroutines > 0 {
+			p("  go runtime  heap in use %.1f MiB, stacks %.1f MiB, %d goroutines (with every client in)", n.HeapInuseMiB, n.StackInuseMiB, n.Goroutines)
+		}
 	}
 }
