@@ -70,6 +70,8 @@ type Redis struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	queue  chan event
+	// pubReqs feeds the publisher goroutines (redis_publisher.go).
+	pubReqs chan *pubReq
 
 	mu      sync.Mutex
 	nodeID  string
@@ -130,6 +132,7 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 		nodeID:  opts.NodeID,
 	}
 	b.m.WatchdogHealthy.Set(0)
+	b.startPublishers()
 	return b
 }
 
@@ -456,7 +459,7 @@ func (b *Redis) publish(ctx context.Context, kind, channel string, m Message) er
 		return fmt.Errorf("broker: encode message: %w", err)
 	}
 	start := time.Now()
-	if err := b.client.Publish(ctx, channel, payload).Err(); err != nil {
+	if err := b.send(ctx, channel, payload); err != nil {
 		return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, channel, err)
 	}
 	b.m.PublishLatency.Observe(time.Since(start).Seconds())
