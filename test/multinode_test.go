@@ -518,3 +518,31 @@ func TestRelayToAUserInTheReconnectWindowIsReportedBack(t *testing.T) {
 		t.Fatalf("error = %v, want target_not_found for webrtc_offer", e)
 	}
 }
+
+// TestRelayFollowsAUserWhoMovedNodes: the sender's node remembers the target's node for
+// a moment (relay bursts skip the presence lookup); when the target reconnected through a
+// third node meanwhile, the stale node forwards the relay instead of losing it.
+func TestRelayFollowsAUserWhoMovedNodes(t *testing.T) {
+	rs := redisserver.Start(t, redisserver.Options{})
+	nodes := cluster(t, rs.URL(), 3, hub.Options{RelayRouteTTL: time.Minute})
+	alice := nodetest.Connect(t, nodes[0], "alice")
+	bob := nodetest.Connect(t, nodes[1], "bob")
+	join(t, alice, "r1")
+	join(t, bob, "r1")
+	ctx := nodetest.Ctx(t, 20*time.Second)
+	if err := alice.Call(ctx, "webrtc_ice_candidate", map[string]any{"to": "bob", "candidate": "c1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	next(t, bob, "webrtc_ice_candidate", 5*time.Second) // node a now remembers: bob is on node b
+
+	bob.Close()
+	bob2 := nodetest.Connect(t, nodes[2], "bob")
+	join(t, bob2, "r1") // within the window: no user_joined, node a's route is stale
+	if err := alice.Call(ctx, "webrtc_ice_candidate", map[string]any{"to": "bob", "candidate": "c2"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(t, bob2, "webrtc_ice_candidate", 5*time.Second); c["candidate"] != "c2" || c["from"] != "alice" {
+		t.Fatalf("candidate = %v", c)
+	}
+	none(t, alice, "error", 300*time.Millisecond)
+}

@@ -46,6 +46,9 @@ type Message struct {
 	// From is the sending user of a TypeUser relay, so an undeliverable relay can be
 	// reported back to them.
 	From string `json:"f,omitempty"`
+	// Hops counts how often a TypeUser relay was forwarded to the node that holds the
+	// target now (at most once).
+	Hops int `json:"h,omitempty"`
 	// Session identifies the session a TypeReplace message is about.
 	Session string `json:"s,omitempty"`
 	// Origin is the publishing node. Nodes ignore room messages they published

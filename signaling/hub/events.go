@@ -383,15 +383,22 @@ func relay(event, field string) handlerFunc {
 			h.send(t, protocol.EventFrame(event, data), event)
 			return nil, nil
 		}
-		m, err := h.opts.Presence.Get(ctx, room, to)
-		if err != nil {
-			return nil, errorf(CodeInternal, "cannot reach user %q: cross-node delivery is unavailable (Redis unreachable); try again", to)
+		now := time.Now()
+		node, cached := h.routes.get(room, to, now)
+		if !cached {
+			m, err := h.opts.Presence.Get(ctx, room, to)
+			if err != nil {
+				return nil, errorf(CodeInternal, "cannot reach user %q: cross-node delivery is unavailable (Redis unreachable); try again", to)
+			}
+			if m == nil || m.NodeID == h.opts.NodeID {
+				// Absent, or recorded here but not connected (inside the reconnection window).
+				return nil, errorf(CodeTargetNotFound, "user %q is not connected to room %q", to, room)
+			}
+			node = m.NodeID
+			h.routes.put(room, to, node, now)
 		}
-		if m == nil || m.NodeID == h.opts.NodeID {
-			// Absent, or recorded here but not connected (inside the reconnection window).
-			return nil, errorf(CodeTargetNotFound, "user %q is not connected to room %q", to, room)
-		}
-		if err := h.opts.Broker.PublishNode(ctx, m.NodeID, brokerUser(room, to, s.User.UserID, event, data, h.opts.NodeID)); err != nil {
+		if err := h.opts.Broker.PublishNode(ctx, node, brokerUser(room, to, s.User.UserID, event, data, h.opts.NodeID)); err != nil {
+			h.routes.forget(room, to)
 			return nil, errorf(CodeInternal, "cannot reach user %q: cross-node delivery is unavailable (Redis unreachable); try again", to)
 		}
 		return nil, nil

@@ -38,6 +38,9 @@ type Options struct {
 	EventBurst      int
 	NodeHeartbeat   time.Duration // node liveness refresh period (TTL is 3×)
 	RedisTimeout    time.Duration // bound for one presence/broker call
+	// RelayRouteTTL is how long the node holding a relay target is remembered
+	// (see routeCache); negative disables the cache.
+	RelayRouteTTL time.Duration
 }
 
 func (o *Options) withDefaults() {
@@ -74,6 +77,9 @@ func (o *Options) withDefaults() {
 	def(&o.PresenceTTL, 30*time.Second)
 	def(&o.NodeHeartbeat, 2*time.Second)
 	def(&o.RedisTimeout, 2*time.Second)
+	if o.RelayRouteTTL == 0 {
+		o.RelayRouteTTL = time.Second
+	}
 	if o.MaxEventBytes <= 0 {
 		o.MaxEventBytes = 64 << 10
 	}
@@ -110,6 +116,7 @@ type Hub struct {
 	modeOverride func(room, mode string) string
 
 	draining atomic.Bool
+	routes   routeCache
 
 	resync chan struct{} // non-blocking signal: re-write local presence
 	ctx    context.Context
@@ -137,6 +144,7 @@ func New(opts Options) *Hub {
 		rooms:    map[string]*localRoom{},
 		pending:  map[roomUser]*time.Timer{},
 		resync:   make(chan struct{}, 1),
+		routes:   routeCache{ttl: opts.RelayRouteTTL},
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -557,17 +565,25 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 			return
 		}
 		h.observeDelivery(m)
+		if m.Event == "user_left" || m.Event == "user_joined" {
+			h.forgetRouteOf(m)
+		}
 		h.deliverRoom(m.Room, protocol.EventFrame(m.Event, m.Data), m.Event, m.Except)
 	case broker.TypeUser:
 		h.observeDelivery(m)
+		if m.Event == "error" && m.From != "" {
+			h.routes.forget(m.Room, m.From) // a relay to From bounced: look it up again
+		}
 		if s := h.localMember(m.Room, m.User); s != nil {
 			h.send(s, protocol.EventFrame(m.Event, m.Data), m.Event)
 			return
 		}
-		// The target dropped (reconnection window) after the sender looked it up: tell the
-		// sender instead of losing the relay silently.
+		// The target is not here: it moved to another node after the sender looked it up
+		// (forward it there), or it dropped and is inside its reconnection window (tell the
+		// sender instead of losing the relay silently). Off the delivery goroutine: this
+		// needs a presence lookup.
 		if m.From != "" && m.Event != "error" {
-			h.bounceUndeliverable(m)
+			go h.forwardOrBounce(m)
 		}
 	case broker.TypeReplace:
 		if s := h.localMember(m.Room, m.User); s != nil && s.ID == m.Session {
@@ -578,6 +594,21 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 	}
 }
 
+func (h *Hub) forwardOrBounce(m broker.Message) {
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
+	defer cancel()
+	if m.Hops == 0 {
+		if cur, err := h.opts.Presence.Get(ctx, m.Room, m.User); err == nil && cur != nil && cur.NodeID != h.opts.NodeID {
+			fwd := m
+			fwd.Hops++ // forwarded once at most: no ping-pong between two stale views
+			if h.opts.Broker.PublishNode(ctx, cur.NodeID, fwd) == nil {
+				return
+			}
+		}
+	}
+	h.bounceUndeliverable(m)
+}
+
 func (h *Hub) bounceUndeliverable(m broker.Message) {
 	data, _ := json.Marshal(map[string]string{
 		"code":    CodeTargetNotFound,
@@ -586,7 +617,17 @@ func (h *Hub) bounceUndeliverable(m broker.Message) {
 	})
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
 	defer cancel()
-	_ = h.opts.Broker.PublishNode(ctx, m.Origin, brokerUser(m.Room, m.From, "", "error", data, h.opts.NodeID))
+	// From names the unreachable user, so the sender's node forgets its route.
+	_ = h.opts.Broker.PublishNode(ctx, m.Origin, brokerUser(m.Room, m.From, m.User, "error", data, h.opts.NodeID))
+}
+
+func (h *Hub) forgetRouteOf(m broker.Message) {
+	var who struct {
+		UserID string `json:"userId"`
+	}
+	if json.Unmarshal(m.Data, &who) == nil && who.UserID != "" {
+		h.routes.forget(m.Room, who.UserID)
+	}
 }
 
 func (h *Hub) observeDelivery(m broker.Message) {
