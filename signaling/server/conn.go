@@ -26,6 +26,9 @@ type wsConn struct {
 	pingInterval time.Duration
 	writeTimeout time.Duration
 	onSlow       func()
+	// onClose, when set, runs once with the first close reason, before the writer can
+	// close the socket (so the disconnect metric is counted before the client sees it).
+	onClose func(reason string)
 
 	qmu     sync.Mutex
 	queue   [][]byte // frames not yet taken by the writer
@@ -104,6 +107,9 @@ func (c *wsConn) Close(reason string) {
 		c.mu.Lock()
 		c.reason = reason
 		c.mu.Unlock()
+		if c.onClose != nil {
+			c.onClose(reason)
+		}
 		close(c.done)
 		// Unblock the reader and any write in progress.
 		// net.Conn deadlines are safe to set from any goroutine.

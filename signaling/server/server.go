@@ -230,6 +230,7 @@ func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote st
 	sid := newSID()
 	log := s.log.With("sid", sid, "remote", remote)
 	c := newWSConn(ws, s.opts.SendQueue, s.opts.PingInterval, s.opts.WriteTimeout, func() { s.m.SlowConsumers.Inc() })
+	c.onClose = func(reason string) { s.m.Disconnects.WithLabelValues(disconnectLabel(reason)).Inc() }
 	go c.writeLoop()
 
 	open, _ := json.Marshal(protocol.OpenPacket{
@@ -251,7 +252,6 @@ func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote st
 	defer func() {
 		c.Close("closed")
 		reason := c.Reason()
-		s.m.Disconnects.WithLabelValues(disconnectLabel(reason)).Inc()
 		if sess != nil {
 			s.opts.Hub.Disconnect(sess, why)
 			log.Debug("session ended", "user", sess.User.UserID, "reason", reason)
