@@ -75,6 +75,10 @@ type report struct {
 		LeaveLatecy latencySummary `json:"leave_ack_latency"`
 	} `json:"churn"`
 
+	// LoaderCPUPercent is the loader processes' CPU time during the scenario, in % of
+	// one core (summed over --procs children).
+	LoaderCPUPercent float64 `json:"loader_cpu_percent"`
+
 	NodeStats []nodeStat `json:"node_stats,omitempty"`
 
 	// Histograms are the raw bucket counts (for merging reports of several processes).
@@ -108,6 +112,9 @@ func (r *runner) report() *report {
 	m := &rep.Messages
 	if !r.runStart.IsZero() {
 		m.DurationS = secs(r.runEnd.Sub(r.runStart))
+	}
+	if el := r.runEnd.Sub(r.runStart); el > 0 {
+		rep.LoaderCPUPercent = round2(100 * float64(r.cpuEnd-r.cpuStart) / float64(el))
 	}
 	m.Sent, m.SendErrors = r.sent.Load(), r.sendErrs.Load()
 	m.Expected, m.Received = r.expectedDeliveries(), r.received.Load()
@@ -186,6 +193,7 @@ func (rep *report) merge(c *report) {
 	for i, n := range c.ConnsPerNode {
 		rep.ConnsPerNode[i] += n
 	}
+	rep.LoaderCPUPercent = round2(rep.LoaderCPUPercent + c.LoaderCPUPercent)
 	m, cm := &rep.Messages, &c.Messages
 	m.DurationS = max(m.DurationS, cm.DurationS)
 	m.Sent += cm.Sent
@@ -260,6 +268,7 @@ func (rep *report) writeText(w io.Writer) {
 			map[bool]string{true: " (message id table full: sending stopped early)", false: ""}[m.TableFull], m.RoomEvents)
 		p("  server errors %s", fmtErrs(m.ServerErrors))
 		p("  delivery    %s", fmtLat(m.DeliveryLatency))
+		p("loader        CPU %.0f%% of one core during the scenario (all loader processes)", rep.LoaderCPUPercent)
 	}
 	if hb := rep.Heartbeat; hb.Sent > 0 {
 		p("heartbeat     sent %d (%.0f/s), acked %d, failed %d", hb.Sent, hb.Rate, hb.Acked, hb.Failed)

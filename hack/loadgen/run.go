@@ -11,6 +11,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"net"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -114,6 +115,7 @@ type runner struct {
 	churnLeave  hist
 
 	runStart, runEnd time.Time
+	cpuStart, cpuEnd time.Duration // this loader process's CPU time
 }
 
 type errCounter struct {
@@ -473,6 +475,9 @@ func (r *runner) scenario(ctx context.Context) {
 	runCtx, cancel := context.WithTimeout(ctx, r.cfg.Duration)
 	defer cancel()
 	r.runStart = time.Now()
+	if ps, err := sampleProc(os.Getpid()); err == nil {
+		r.cpuStart = ps.CPU
+	}
 	var wg sync.WaitGroup
 	if r.cfg.Heartbeat > 0 {
 		for _, cl := range r.clients {
@@ -514,6 +519,9 @@ func (r *runner) scenario(ctx context.Context) {
 	<-runCtx.Done()
 	wg.Wait()
 	r.runEnd = time.Now()
+	if ps, err := sampleProc(os.Getpid()); err == nil {
+		r.cpuEnd = ps.CPU
+	}
 	// Let what is in flight arrive; stop early once nothing is missing.
 	drainEnd := time.Now().Add(r.cfg.Drain)
 	for time.Now().Before(drainEnd) {
