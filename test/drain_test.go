@@ -218,11 +218,20 @@ func (dc *drainCluster) nodeURLs() []string {
 	return append([]string(nil), dc.urls...)
 }
 
-const (
+// Drain settings: short ones keep `make test` quick; the benchmark run
+// (SWITCHBOARD_DRAIN_CLIENTS set) uses the node's production defaults.
+var (
 	drainTimeout = 10 * time.Second
 	drainShare   = 0.3
 	drainWindow  = 4 * time.Second
+	drainJitter  = 500 * time.Millisecond
 )
+
+func init() {
+	if os.Getenv("SWITCHBOARD_DRAIN_CLIENTS") != "" {
+		drainTimeout, drainShare, drainWindow = 30*time.Second, 0.1, 5*time.Second
+	}
+}
 
 func startDrainCluster(t *testing.T) *drainCluster {
 	t.Helper()
@@ -235,7 +244,7 @@ func startDrainCluster(t *testing.T) *drainCluster {
 		p := startProc(t, dc.bin, "drain-"+strconv.Itoa(i), nodetest.FreeAddr(t),
 			"--redis-url", dc.redis.URL(), "--jwt-public-key", keyFile,
 			"--drain-timeout", drainTimeout.String(), "--reconnect-window", drainWindow.String(),
-			"--drain-max-reconnect-share", strconv.FormatFloat(drainShare, 'f', -1, 64), "--drain-reconnect-jitter", "500ms",
+			"--drain-max-reconnect-share", strconv.FormatFloat(drainShare, 'f', -1, 64), "--drain-reconnect-jitter", drainJitter.String(),
 			"--event-rate", "50")
 		dc.nodes = append(dc.nodes, p)
 		dc.urls = append(dc.urls, p.url())
@@ -332,7 +341,11 @@ func checkReconnectRate(t *testing.T, drops []time.Time, nodeSockets int) (peak 
 	// The drops are observed by the clients: a busy 2-core machine delays some of them and
 	// bunches them up, so allow 25 % over the server's schedule (which hub/drain_test.go
 	// checks exactly, and which never closes two sockets closer than the even spacing).
-	bound := int(math.Ceil(drainShare*float64(nodeSockets)*1.25)) + 2
+	// When the share would need more time than the drain has, the node spreads the closes
+	// over what it has (docs/operations.md): the deadline wins.
+	spreadCap := (drainTimeout - drainWindow - drainJitter - 4*time.Second).Seconds()
+	rate := math.Max(drainShare*float64(nodeSockets), float64(nodeSockets)/spreadCap)
+	bound := int(math.Ceil(rate*1.25)) + 2
 	if peak > bound {
 		t.Errorf("peak reconnects %d per second exceed the bound %d (share %.2f of %d sockets)", peak, bound, drainShare, nodeSockets)
 	}
@@ -446,7 +459,10 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 			m.mu.Unlock()
 		}
 		drainNode(t, p)
-		p.start(t, dc.bin) // the new version comes up on the same address
+		// The new version comes up on the same address under a new node id, as a new pod
+		// of a Deployment gets a new name.
+		p.id += "-next"
+		p.start(t, dc.bin)
 		time.Sleep(drainWindow)
 		var drops []time.Time
 		held := 0

@@ -59,10 +59,11 @@ func drainAndStop(cfg config.Config, log *slog.Logger, srv *server.Server, h *hu
 	log.Info("stopped", "took", time.Since(start))
 }
 
-// drainSpread leaves room after the last close for the reconnection windows to end and
-// for the final clean-up, inside --drain-timeout.
+// drainSpread leaves room after the last close for the reconnection windows (which a
+// drain extends by the reconnect jitter) to end and for the final clean-up, inside
+// --drain-timeout.
 func drainSpread(cfg config.Config) time.Duration {
-	spread := cfg.DrainTimeout - cfg.ReconnectWindow - closeMargin - time.Second
+	spread := cfg.DrainTimeout - cfg.ReconnectWindow - cfg.DrainReconnectJitter - closeMargin - time.Second
 	if spread < cfg.DrainTimeout/4 {
 		spread = cfg.DrainTimeout / 4
 	}

@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,6 +62,10 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	// Each process start is a new incarnation of the node: a container restarted under the
+	// same pod name must not be mistaken for the crashed one (whose presence other nodes
+	// may be cleaning up right then).
+	cfg.NodeID = cfg.NodeID + "-" + newIncarnation()
 	log = log.With("node", cfg.NodeID)
 	verifier, devKeys, err := newVerifier(cfg)
 	if err != nil {
@@ -156,4 +162,10 @@ func newVerifier(cfg config.Config) (*auth.Verifier, *auth.DevKeys, error) {
 	}
 	v, err := auth.NewVerifier(ac)
 	return v, devKeys, err
+}
+
+func newIncarnation() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -112,7 +112,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	host, _ := os.Hostname()
 
 	fs.StringVar(&c.Listen, "listen", ":8080", "address for Socket.IO (/socket.io/), /healthz, /readyz and /metrics")
-	fs.StringVar(&c.NodeID, "node-id", host, "unique id of this node in the cluster (Kubernetes: the pod name)")
+	fs.StringVar(&c.NodeID, "node-id", host, "id of this node in the cluster (Kubernetes: the pod name); a random suffix is added at every start, so a restarted process is a new node to the cluster")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: text logs, a generated RSA key pair and a printed dev token (never in production)")
 	fs.BoolVar(&c.Demo, "demo", false, "serve the demo page at /demo (on by default with --dev)")

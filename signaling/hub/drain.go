@@ -33,11 +33,13 @@ type DrainResult struct {
 // draining in presence, tells every socket `server_draining {reconnectInMs}`, then
 // closes the transports (not a Socket.IO DISCONNECT, so socket.io-client reconnects by
 // itself) on a jittered schedule that never exceeds MaxShare of the sockets per second.
-// Closed users keep their room membership through the reconnection window, so a
+// Closed users keep their room membership through the reconnection window (plus Jitter,
+// the most they were told to wait before reconnecting), so a
 // reconnect through another node causes no churn. Drain returns when every socket is
 // closed and every reconnection window it started has ended, or when ctx ends.
 func (h *Hub) Drain(ctx context.Context, o DrainOptions) DrainResult {
 	start := time.Now()
+	h.drainJitter.Store(int64(o.Jitter))
 	h.draining.Store(true)
 	h.heartbeatNode(presence.NodeDraining)
 	if err := h.PublishControl(ctx, "node_draining", map[string]string{"nodeId": h.opts.NodeID}); err != nil {

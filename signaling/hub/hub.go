@@ -115,8 +115,9 @@ type Hub struct {
 	// modeOverride lets the SFU fallback report a room's effective mode.
 	modeOverride func(room, mode string) string
 
-	draining atomic.Bool
-	routes   routeCache
+	draining    atomic.Bool
+	drainJitter atomic.Int64 // DrainOptions.Jitter, in nanoseconds
+	routes      routeCache
 
 	resync chan struct{} // non-blocking signal: re-write local presence
 	ctx    context.Context
@@ -250,10 +251,19 @@ func (h *Hub) Disconnect(s *Session, why DisconnectReason) {
 	}
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
 	defer cancel()
-	if err := h.opts.Presence.MarkDisconnecting(ctx, room, s.User.UserID, s.ID, h.opts.ReconnectWindow); err != nil {
+	if err := h.opts.Presence.MarkDisconnecting(ctx, room, s.User.UserID, s.ID, h.reconnectWindow()); err != nil {
 		h.log.Warn("mark disconnecting failed", "room", room, "user", s.User.UserID, "err", err)
 	}
 	h.startReconnectTimer(room, s.User.UserID, s.ID)
+}
+
+// reconnectWindow is how long a dropped user keeps their place. During a drain it also
+// covers the random wait the user was told (server_draining.reconnectInMs includes it).
+func (h *Hub) reconnectWindow() time.Duration {
+	if h.draining.Load() {
+		return h.opts.ReconnectWindow + time.Duration(h.drainJitter.Load())
+	}
+	return h.opts.ReconnectWindow
 }
 
 // startReconnectTimer removes the user when the window passes without a rejoin. The
@@ -265,7 +275,7 @@ func (h *Hub) startReconnectTimer(room, user, session string) {
 	if old := h.pending[key]; old != nil {
 		old.Stop()
 	}
-	h.pending[key] = time.AfterFunc(h.opts.ReconnectWindow, func() {
+	h.pending[key] = time.AfterFunc(h.reconnectWindow(), func() {
 		h.mu.Lock()
 		delete(h.pending, key)
 		h.mu.Unlock()
