@@ -546,3 +546,32 @@ func TestRelayFollowsAUserWhoMovedNodes(t *testing.T) {
 	}
 	none(t, alice, "error", 300*time.Millisecond)
 }
+
+// TestLeaveDuringARedisOutageIsCompletedAfterwards: a user who leaves while Redis is
+// unreachable is removed from presence (and announced) once Redis answers again, instead
+// of staying listed as a ghost.
+func TestLeaveDuringARedisOutageIsCompletedAfterwards(t *testing.T) {
+	rs := redisserver.Start(t, redisserver.Options{})
+	nodes := cluster(t, rs.URL(), 2, hub.Options{})
+	alice := nodetest.Connect(t, nodes[0], "alice")
+	carol := nodetest.Connect(t, nodes[0], "carol")
+	bob := nodetest.Connect(t, nodes[1], "bob")
+	join(t, alice, "r1")
+	join(t, carol, "r1")
+	join(t, bob, "r1")
+	count(bob, "user_joined", 300*time.Millisecond)
+
+	rs.Pause() // Redis keeps its data but answers nothing
+	if err := carol.Call(nodetest.Ctx(t, 10*time.Second), "leave_room", nil, nil); err != nil {
+		t.Fatalf("leave during the outage: %v", err)
+	}
+	time.Sleep(3 * time.Second)
+	rs.Resume()
+
+	if l := next(t, bob, "user_left", 15*time.Second); l["userId"] != "carol" || l["reason"] != "left" {
+		t.Fatalf("user_left = %v", l)
+	}
+	if p := join(t, nodetest.Connect(t, nodes[1], "dave"), "r1"); len(p) != 2 {
+		t.Fatalf("participants after the outage = %v, want alice and bob", p)
+	}
+}

@@ -116,6 +116,7 @@ type Hub struct {
 	modeOverride func(room, mode string) string
 
 	draining    atomic.Bool
+	busDownAt   atomic.Int64 // Unix nanos when the broker was last seen not ready (or the start)
 	drainJitter atomic.Int64 // DrainOptions.Jitter, in nanoseconds
 	routes      routeCache
 
@@ -159,6 +160,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	if err := h.opts.Broker.Start(ctx, h.opts.NodeID, h.onBrokerMessage); err != nil {
 		return err
 	}
+	h.busDownAt.Store(time.Now().UnixNano())
 	h.heartbeatNode(presence.NodeActive)
 	h.wg.Add(2)
 	go h.housekeeping()
@@ -296,11 +298,24 @@ func (h *Hub) cancelReconnectTimer(room, user string) {
 // removeMember removes a member (no longer connected here) from presence and, when this
 // call was the one that removed it, tells the room.
 func (h *Hub) removeMember(room, user, session, reason string) {
+	h.removeMemberAttempt(room, user, session, reason, 1)
+}
+
+// removeMemberAttempt retries while presence is unreachable (a Redis outage), so a user
+// who left meanwhile does not stay listed as a ghost once Redis is back.
+func (h *Hub) removeMemberAttempt(room, user, session, reason string, attempt int) {
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
 	defer cancel()
 	removed, err := h.opts.Presence.Leave(ctx, room, user, session)
 	if err != nil {
-		h.log.Warn("presence removal failed", "room", room, "user", user, "reason", reason, "err", err)
+		if h.ctx.Err() != nil {
+			return // shutting down: survivors reap this node's members
+		}
+		const maxAttempts = 600 // one per second: ten minutes of outage
+		h.log.Warn("presence removal failed; will retry", "room", room, "user", user, "reason", reason, "attempt", attempt, "err", err)
+		if attempt < maxAttempts {
+			time.AfterFunc(time.Second, func() { h.removeMemberAttempt(room, user, session, reason, attempt+1) })
+		}
 		return
 	}
 	if removed {
@@ -457,6 +472,13 @@ func (h *Hub) housekeeping() {
 }
 
 func (h *Hub) reapDeadNodes() {
+	// After an outage (or at start) every node's liveness key may have lapsed while Redis
+	// was unreachable — a paused or failed-over Redis keeps the keys and lets their TTLs
+	// run out. Reap only once every live node has had time to heartbeat again.
+	grace := 4 * h.opts.NodeHeartbeat
+	if h.opts.Broker.Ready() != nil || time.Since(time.Unix(0, h.busDownAt.Load())) < grace {
+		return
+	}
 	ctx, cancel := context.WithTimeout(h.ctx, 2*h.opts.RedisTimeout)
 	defer cancel()
 	gone, err := h.opts.Nodes.ReapDead(ctx)
@@ -508,6 +530,9 @@ func (h *Hub) watchBroker() {
 			return
 		case <-tick.C:
 			ready := h.opts.Broker.Ready() == nil
+			if !ready {
+				h.busDownAt.Store(time.Now().UnixNano())
+			}
 			if ready && !wasReady {
 				h.requestResync()
 			}
