@@ -43,6 +43,17 @@ func waitReady(t *testing.T, n *nodetest.Node, within time.Duration) {
 	}
 }
 
+// pairAcross puts alice on the first node and bob on the second, both in room r1 (alice
+// joins first).
+func pairAcross(t *testing.T, nodes []*nodetest.Node) (alice, bob *sioclient.Client) {
+	t.Helper()
+	alice = nodetest.Connect(t, nodes[0], "alice")
+	bob = nodetest.Connect(t, nodes[1], "bob")
+	join(t, alice, "r1")
+	join(t, bob, "r1")
+	return alice, bob
+}
+
 type joinAck struct {
 	Participants []struct {
 		UserID string `json:"userId"`
@@ -409,10 +420,7 @@ func TestRedisOutageDegradedModeAndRecovery(t *testing.T) {
 func TestPubSubConnectionKilledIsNoticedByTheWatchdog(t *testing.T) {
 	rs := redisserver.Start(t, redisserver.Options{})
 	nodes := cluster(t, rs.URL(), 2, hub.Options{})
-	alice := nodetest.Connect(t, nodes[0], "alice")
-	bob := nodetest.Connect(t, nodes[1], "bob")
-	join(t, alice, "r1")
-	join(t, bob, "r1")
+	alice, bob := pairAcross(t, nodes)
 	next(t, alice, "user_joined", 5*time.Second)
 
 	rs.Do("CLIENT", "KILL", "TYPE", "pubsub")
@@ -442,10 +450,7 @@ func TestPubSubConnectionKilledIsNoticedByTheWatchdog(t *testing.T) {
 func TestSentinelFailoverCrossNodeRelay(t *testing.T) {
 	st := redisserver.StartSentinel(t)
 	nodes := cluster(t, st.URL(), 2, hub.Options{})
-	alice := nodetest.Connect(t, nodes[0], "alice")
-	bob := nodetest.Connect(t, nodes[1], "bob")
-	join(t, alice, "r1")
-	join(t, bob, "r1")
+	alice, bob := pairAcross(t, nodes)
 	ctx := nodetest.Ctx(t, 60*time.Second)
 	if err := alice.Call(ctx, "webrtc_offer", map[string]any{"to": "bob", "sdp": "before"}, nil); err != nil {
 		t.Fatal(err)
@@ -503,10 +508,7 @@ func waitHTTP(t *testing.T, url string, within time.Duration) {
 func TestRelayToAUserInTheReconnectWindowIsReportedBack(t *testing.T) {
 	rs := redisserver.Start(t, redisserver.Options{})
 	nodes := cluster(t, rs.URL(), 2, hub.Options{ReconnectWindow: 5 * time.Second})
-	alice := nodetest.Connect(t, nodes[0], "alice")
-	bob := nodetest.Connect(t, nodes[1], "bob")
-	join(t, alice, "r1")
-	join(t, bob, "r1")
+	alice, bob := pairAcross(t, nodes)
 	next(t, alice, "user_joined", 5*time.Second)
 	bob.Close()
 	time.Sleep(300 * time.Millisecond) // node b has seen the drop; presence still lists bob
@@ -525,10 +527,7 @@ func TestRelayToAUserInTheReconnectWindowIsReportedBack(t *testing.T) {
 func TestRelayFollowsAUserWhoMovedNodes(t *testing.T) {
 	rs := redisserver.Start(t, redisserver.Options{})
 	nodes := cluster(t, rs.URL(), 3, hub.Options{RelayRouteTTL: time.Minute})
-	alice := nodetest.Connect(t, nodes[0], "alice")
-	bob := nodetest.Connect(t, nodes[1], "bob")
-	join(t, alice, "r1")
-	join(t, bob, "r1")
+	alice, bob := pairAcross(t, nodes)
 	ctx := nodetest.Ctx(t, 20*time.Second)
 	if err := alice.Call(ctx, "webrtc_ice_candidate", map[string]any{"to": "bob", "candidate": "c1"}, nil); err != nil {
 		t.Fatal(err)

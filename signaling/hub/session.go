@@ -44,7 +44,7 @@ func (s *Session) setRoom(r string) {
 	s.mu.Unlock()
 }
 
-// swapRoomIf clears the session's room if it is still r; it reports whether it did.
+// clearRoomIf clears the session's room if it is still r; it reports whether it did.
 func (s *Session) clearRoomIf(r string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
