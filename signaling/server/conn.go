@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -12,8 +13,11 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/protocol"
 )
 
-// wsConn is one WebSocket connection: the HTTP handler goroutine reads, one writer
-// goroutine writes. Frames wait in a bounded queue; a client that cannot keep up is
+// wsConn is one WebSocket connection. The HTTP handler goroutine reads; frames to send
+// wait in a bounded queue, and a writer goroutine exists only while there is something to
+// write: Send starts one when the queue was idle, and it exits once the queue is empty.
+// An idle connection therefore holds one goroutine, not two (the second goroutine's stack
+// was a quarter of an idle connection's memory). A client that cannot keep up is
 // disconnected instead of slowing down the room.
 //
 // The queue is a slice that grows with use (an idle connection holds none) rather than a
@@ -21,23 +25,24 @@ import (
 type wsConn struct {
 	ws           *websocket.Conn
 	cc           *coalescingConn // ws's transport; nil when not wrapped (tests)
-	wake         chan struct{}   // capacity 1: "the queue is not empty"
-	done         chan struct{}
 	pingInterval time.Duration
 	writeTimeout time.Duration
+	pingTimer    *time.Timer // Engine.IO pings; nil until startPings
 	onSlow       func()
 	// onClose, when set, runs once with the first close reason, before the writer can
 	// close the socket (so the disconnect metric is counted before the client sees it).
 	onClose func(reason string)
 
+	closeOnce sync.Once
+
 	qmu     sync.Mutex
 	queue   [][]byte // frames not yet taken by the writer
+	spare   [][]byte // a drained batch slice, reused by the next batch
 	pending int      // queued frames, plus those taken but not yet being written
 	qmax    int
-
-	closeOnce sync.Once
-	mu        sync.Mutex
-	reason    string
+	writing bool   // a writer goroutine runs (after close: the socket is being or was closed)
+	closed  bool   // Close was called; Send refuses frames
+	reason  string // the first close reason
 }
 
 func newWSConn(ws *websocket.Conn, queueSize int, pingInterval, writeTimeout time.Duration, onSlow func()) *wsConn {
@@ -45,8 +50,6 @@ func newWSConn(ws *websocket.Conn, queueSize int, pingInterval, writeTimeout tim
 	return &wsConn{
 		ws:           ws,
 		cc:           cc,
-		wake:         make(chan struct{}, 1),
-		done:         make(chan struct{}),
 		qmax:         queueSize,
 		pingInterval: pingInterval,
 		writeTimeout: writeTimeout,
@@ -54,14 +57,37 @@ func newWSConn(ws *websocket.Conn, queueSize int, pingInterval, writeTimeout tim
 	}
 }
 
-// Send queues a frame without blocking. A full queue closes the connection.
-func (c *wsConn) Send(frame []byte) bool {
-	select {
-	case <-c.done:
-		return false
-	default:
+var pingFrame = []byte{byte(protocol.EnginePing)}
+
+// startPings queues an Engine.IO ping every pingInterval until the connection closes.
+// A timer callback, not a goroutine, waits for the next one.
+func (c *wsConn) startPings() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closed || c.pingTimer != nil {
+		return
+	}
+	c.pingTimer = time.AfterFunc(c.pingInterval, c.ping)
+}
+
+func (c *wsConn) ping() {
+	if !c.Send(pingFrame) {
+		return
 	}
 	c.qmu.Lock()
+	if !c.closed {
+		c.pingTimer.Reset(c.pingInterval)
+	}
+	c.qmu.Unlock()
+}
+
+// Send queues a frame without blocking. A full queue closes the connection.
+func (c *wsConn) Send(frame []byte) bool {
+	c.qmu.Lock()
+	if c.closed {
+		c.qmu.Unlock()
+		return false
+	}
 	if c.pending >= c.qmax {
 		c.qmu.Unlock()
 		if c.onSlow != nil {
@@ -72,26 +98,28 @@ func (c *wsConn) Send(frame []byte) bool {
 	}
 	c.queue = append(c.queue, frame)
 	c.pending++
+	startWriter := !c.writing
+	c.writing = true
 	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if startWriter {
+		go c.writeQueued()
 	}
 	return true
 }
 
-// take hands the writer every queued frame; spare is a drained batch to reuse.
-func (c *wsConn) take(spare [][]byte) [][]byte {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
+// takeLocked hands the writer every queued frame. Called with qmu held.
+func (c *wsConn) takeLocked() [][]byte {
 	batch := c.queue
-	// Keep a small drained slice for the next frames; let big bursts' arrays go.
-	if cap(spare) > 0 && cap(spare) <= 16 {
-		c.queue = spare[:0]
-	} else {
-		c.queue = nil
-	}
+	c.queue, c.spare = c.spare[:0], nil
 	return batch
+}
+
+// returnLocked keeps a small drained batch slice for the next frames; big bursts'
+// arrays go. Called with qmu held.
+func (c *wsConn) returnLocked(batch [][]byte) {
+	if cap(batch) > 0 && cap(batch) <= 16 {
+		c.spare = batch[:0]
+	}
 }
 
 // written marks one taken frame as leaving the queue (it is being written now).
@@ -104,52 +132,81 @@ func (c *wsConn) written() {
 // Close ends the connection; the first reason wins. It does not block on the writer.
 func (c *wsConn) Close(reason string) {
 	c.closeOnce.Do(func() {
-		c.mu.Lock()
+		c.qmu.Lock()
 		c.reason = reason
-		c.mu.Unlock()
+		c.qmu.Unlock()
 		if c.onClose != nil {
 			c.onClose(reason)
 		}
-		close(c.done)
+		c.qmu.Lock()
+		c.closed = true
+		startCloser := !c.writing
+		c.writing = true // from now on no writer starts; the running one (or ours) closes
+		if c.pingTimer != nil {
+			c.pingTimer.Stop()
+		}
+		c.qmu.Unlock()
 		// Unblock the reader and any write in progress.
 		// net.Conn deadlines are safe to set from any goroutine.
 		_ = c.ws.UnderlyingConn().SetDeadline(time.Now())
+		if startCloser {
+			go c.finish()
+		}
 	})
+}
+
+// waitReadable: see coalescingConn.waitReadable.
+func (c *wsConn) waitReadable() error {
+	if c.cc == nil {
+		return nil
+	}
+	return c.cc.waitReadable()
 }
 
 // Reason returns why the connection was closed ("" while open).
 func (c *wsConn) Reason() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
 	return c.reason
 }
 
-// writeLoop sends queued frames and Engine.IO pings until the connection closes.
-func (c *wsConn) writeLoop() {
-	ping := time.NewTicker(c.pingInterval)
-	defer ping.Stop()
-	defer c.ws.Close()
+// writeQueued is the writer goroutine: it writes batches until the queue is empty and
+// then exits, or, once the connection is closed, finishes it.
+func (c *wsConn) writeQueued() {
 	var batch [][]byte
 	for {
-		select {
-		case <-c.done:
-			// Send what is already queued (an error or CONNECT_ERROR), briefly.
-			_ = c.ws.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			for _, f := range c.take(nil) {
-				if c.ws.WriteMessage(websocket.TextMessage, f) != nil {
-					return
-				}
-			}
+		c.qmu.Lock()
+		if batch != nil {
+			c.returnLocked(batch)
+			batch = nil
+		}
+		if c.closed {
+			c.qmu.Unlock()
+			c.finish()
 			return
-		case <-c.wake:
-			batch = c.take(batch)
-			if !c.writeBatch(batch) {
-				return
-			}
-		case <-ping.C:
-			if !c.write([]byte{byte(protocol.EnginePing)}) {
-				return
-			}
+		}
+		if len(c.queue) == 0 {
+			c.writing = false
+			c.qmu.Unlock()
+			return
+		}
+		batch = c.takeLocked()
+		c.qmu.Unlock()
+		c.writeBatch(batch) // a failed write closes the connection; the loop then finishes
+	}
+}
+
+// finish sends what is already queued (an error or CONNECT_ERROR), briefly, and closes
+// the socket. It runs once, on the last writer goroutine.
+func (c *wsConn) finish() {
+	defer c.ws.Close()
+	c.qmu.Lock()
+	rest := c.takeLocked()
+	c.qmu.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	for _, f := range rest {
+		if c.ws.WriteMessage(websocket.TextMessage, f) != nil {
+			return
 		}
 	}
 }
@@ -198,6 +255,37 @@ type coalescingConn struct {
 	net.Conn
 	mu  sync.Mutex
 	buf *[]byte // non-nil while holding
+
+	// br is the reader the WebSocket library reads frames through (nil when the
+	// handshake left bytes buffered in net/http's reader; then the library uses that).
+	br   *bufio.Reader
+	peek [1]byte // waitReadable's probe
+}
+
+// readBufferSize is the per-connection read buffer: signaling frames are small, and a
+// bigger SDP just takes a few reads.
+const readBufferSize = 1024
+
+// waitReadable returns once a frame can be read without waiting: bytes are buffered, the
+// socket has data (or EOF, or an error), or the read deadline passed (its error).
+//
+// The read loop waits here, on a shallow stack, instead of deep inside the WebSocket
+// library's frame reader: the runtime shrinks an idle goroutine's stack only when its
+// waiting frames fill less than a quarter of it, and the library's read path kept every
+// idle connection's reader at 8 KiB instead of 4 KiB.
+func (c *coalescingConn) waitReadable() error {
+	if c.br == nil || c.br.Buffered() > 0 {
+		return nil
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil // TLS or a test pipe: the frame reader waits itself
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc.Read(func(fd uintptr) bool { return !wouldBlock(fd, c.peek[:]) })
 }
 
 const maxBatchBytes = 64 << 10
@@ -266,7 +354,14 @@ func (h coalescingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &coalescingConn{Conn: nc}, brw, nil
+	cc := &coalescingConn{Conn: nc}
+	if brw.Reader.Buffered() == 0 {
+		// With Upgrader.ReadBufferSize 0 the library reads through this reader, so the
+		// read loop can tell whether a frame is already buffered (waitReadable).
+		cc.br = bufio.NewReaderSize(cc, readBufferSize)
+		brw = bufio.NewReadWriter(cc.br, brw.Writer)
+	}
+	return cc, brw, nil
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).

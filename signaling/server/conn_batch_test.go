@@ -25,7 +25,6 @@ func TestQueuedFramesArriveWholeAndInOrder(t *testing.T) {
 		if c.cc == nil {
 			t.Error("transport is not coalescing")
 		}
-		go c.writeLoop()
 		conns <- c
 		for i := 0; i < n; i++ {
 			// Frames of varied sizes, some above the batch limit.
@@ -69,7 +68,8 @@ func TestQueuedFramesArriveWholeAndInOrder(t *testing.T) {
 
 // TestSlowConsumerBoundHolds: the queue bound is unchanged by the slice queue.
 func TestSlowConsumerBoundHolds(t *testing.T) {
-	c := &wsConn{wake: make(chan struct{}, 1), done: make(chan struct{}), qmax: 3}
+	// writing: a writer is busy (and never takes anything here), so frames stay queued.
+	c := &wsConn{qmax: 3, writing: true}
 	slow := 0
 	c.onSlow = func() { slow++ }
 	c.ws = nil
@@ -85,12 +85,89 @@ func TestSlowConsumerBoundHolds(t *testing.T) {
 	if !full || slow != 0 {
 		t.Fatalf("pending %d of %d, slow %d", c.pending, c.qmax, slow)
 	}
-	b := c.take(nil)
+	c.qmu.Lock()
+	b := c.takeLocked()
+	c.qmu.Unlock()
 	if len(b) != 3 {
 		t.Fatalf("took %d frames", len(b))
 	}
 	c.written()
 	if c.pending != 2 {
 		t.Fatalf("pending after one write = %d", c.pending)
+	}
+}
+
+// TestWriterRunsOnlyWhileThereIsSomethingToSend: an idle connection keeps no writer
+// goroutine, pings still go out on time, and Close on an idle connection sends what was
+// queued and closes the socket.
+func TestWriterRunsOnlyWhileThereIsSomethingToSend(t *testing.T) {
+	conns := make(chan *wsConn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(coalescingHijacker{w}, r, nil)
+		if err != nil {
+			return
+		}
+		c := newWSConn(ws, 16, 30*time.Millisecond, 5*time.Second, nil)
+		c.startPings()
+		conns <- c
+	}))
+	defer srv.Close()
+	cl, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	c := <-conns
+	writerRunning := func() bool {
+		c.qmu.Lock()
+		defer c.qmu.Unlock()
+		return c.writing
+	}
+
+	if !c.Send([]byte("4hello")) {
+		t.Fatal("send refused")
+	}
+	_ = cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+	pings := 0
+	for pings < 3 {
+		_, msg, err := cl.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d pings: %v", pings, err)
+		}
+		if string(msg) == "2" {
+			pings++
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for writerRunning() {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer goroutine is still running with nothing queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	c.pingTimer.Stop() // no ping may slip in between the error frame and the close
+	c.qmu.Lock()
+	c.queue = append(c.queue, []byte("44{\"message\":\"bye\"}"))
+	c.pending++
+	c.qmu.Unlock()
+	c.Close("test over")
+	if c.Send([]byte("4late")) {
+		t.Fatal("send accepted after close")
+	}
+	for {
+		_, msg, err := cl.ReadMessage()
+		if err != nil {
+			t.Fatal("the frame queued before close never arrived:", err)
+		}
+		if string(msg) == "44{\"message\":\"bye\"}" {
+			break
+		}
+	}
+	if _, msg, err := cl.ReadMessage(); err == nil {
+		t.Fatalf("socket still open after close; got %q", msg)
+	}
+	if got := c.Reason(); got != "test over" {
+		t.Fatalf("reason %q", got)
 	}
 }

@@ -103,10 +103,10 @@ func New(opts Options) *Server {
 		s.anyOrig = true
 	}
 	s.upgrader = websocket.Upgrader{
-		// Not 0: gorilla then reads through its own 1 KiB buffer rather than net/http's
-		// 4 KiB one, which would keep net/http's whole per-connection state alive (see
-		// serveSocketIO).
-		ReadBufferSize:  1024,
+		// 0: gorilla reads through the reader coalescingHijacker hands it (1 KiB, and
+		// visible to the read loop) instead of allocating its own; net/http's 4 KiB one,
+		// which would keep its per-connection state alive, is dropped (see serveSocketIO).
+		ReadBufferSize:  0,
 		WriteBufferPool: &sync.Pool{},
 		// The Origin allow-list is checked before Upgrade is called.
 		CheckOrigin: func(*http.Request) bool { return true },
@@ -212,11 +212,7 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 	// what it holds per connection while its handler runs (4 KiB read and 4 KiB write
 	// buffers, the request and response) and of the handler's grown stack — about half
 	// of an idle connection's memory.
-	remote := r.RemoteAddr
-	go func() {
-		defer s.conns.Done()
-		s.serveConn(ws, creds, remote)
-	}()
+	go s.serveConn(ws, creds, r.RemoteAddr)
 }
 
 func newSID() string {
@@ -226,132 +222,173 @@ func newSID() string {
 }
 
 // serveConn runs one connection's read loop.
+//
+// The loop itself is kept small and the frame handling lives in (*socket).handle: an
+// idle connection waits in ReadMessage on this goroutine's stack, and the runtime only
+// shrinks a stack (at GC) to one that the waiting frames fill less than a quarter of. A
+// large serveConn frame kept every idle reader at 8 KiB instead of 4 KiB.
 func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote string) {
+	defer s.conns.Done()
+	k := s.newSocket(ws, creds, remote)
+	defer k.end()
+	for {
+		_ = ws.SetReadDeadline(k.readDeadline())
+		if err := k.c.waitReadable(); err != nil {
+			k.readFailed(err)
+			return
+		}
+		mt, frame, err := ws.ReadMessage()
+		if err != nil {
+			k.readFailed(err)
+			return
+		}
+		if !k.handle(mt, frame) {
+			return
+		}
+	}
+}
+
+// socket is one connection's Engine.IO/Socket.IO state, owned by its read loop.
+type socket struct {
+	s              *Server
+	c              *wsConn
+	sid            string
+	log            *slog.Logger
+	creds          auth.Credentials
+	sess           *hub.Session // nil until a CONNECT is authenticated
+	why            hub.DisconnectReason
+	failedConnects int
+}
+
+func (s *Server) newSocket(ws *websocket.Conn, creds auth.Credentials, remote string) *socket {
 	sid := newSID()
-	log := s.log.With("sid", sid, "remote", remote)
-	c := newWSConn(ws, s.opts.SendQueue, s.opts.PingInterval, s.opts.WriteTimeout, func() { s.m.SlowConsumers.Inc() })
-	c.onClose = func(reason string) { s.m.Disconnects.WithLabelValues(disconnectLabel(reason)).Inc() }
-	go c.writeLoop()
+	k := &socket{s: s, sid: sid, creds: creds, why: hub.DisconnectLost,
+		log: s.log.With("sid", sid, "remote", remote)}
+	k.c = newWSConn(ws, s.opts.SendQueue, s.opts.PingInterval, s.opts.WriteTimeout, func() { s.m.SlowConsumers.Inc() })
+	k.c.onClose = func(reason string) { s.m.Disconnects.WithLabelValues(disconnectLabel(reason)).Inc() }
+	k.c.startPings()
 
 	open, _ := json.Marshal(protocol.OpenPacket{
 		SID: sid, Upgrades: []string{},
 		PingInterval: s.opts.PingInterval.Milliseconds(), PingTimeout: s.opts.PingTimeout.Milliseconds(),
 		MaxPayload: s.opts.MaxPayload,
 	})
-	c.Send(append([]byte{byte(protocol.EngineOpen)}, open...))
+	k.c.Send(append([]byte{byte(protocol.EngineOpen)}, open...))
+	return k
+}
 
-	var sess *hub.Session
-	why := hub.DisconnectLost
-	failedConnects := 0
-	readDeadline := func() time.Time {
-		if sess == nil {
-			return time.Now().Add(s.opts.ConnectTimeout)
-		}
-		return time.Now().Add(s.opts.PingInterval + s.opts.PingTimeout)
+func (k *socket) readDeadline() time.Time {
+	if k.sess == nil {
+		return time.Now().Add(k.s.opts.ConnectTimeout)
 	}
-	defer func() {
-		c.Close("closed")
-		reason := c.Reason()
-		if sess != nil {
-			s.opts.Hub.Disconnect(sess, why)
-			log.Debug("session ended", "user", sess.User.UserID, "reason", reason)
-		}
-	}()
+	return time.Now().Add(k.s.opts.PingInterval + k.s.opts.PingTimeout)
+}
 
-	for {
-		_ = ws.SetReadDeadline(readDeadline())
-		mt, frame, err := ws.ReadMessage()
-		if err != nil {
-			switch {
-			case errors.Is(err, websocket.ErrReadLimit):
-				c.Close("payload too large")
-			case isTimeout(err) && c.Reason() == "":
-				if sess == nil {
-					c.Close("connect timeout")
-				} else {
-					c.Close("ping timeout")
-				}
-			default:
-				c.Close("transport close")
-			}
-			return
-		}
-		if mt != websocket.TextMessage {
-			c.Close("binary frame")
-			return
-		}
-		typ, data, err := protocol.ParseEngine(frame)
-		if err != nil {
-			c.Close("parse error")
-			return
-		}
-		switch typ {
-		case protocol.EnginePong, protocol.EngineNoop:
-			continue
-		case protocol.EnginePing: // clients do not ping in v4, but answering is harmless
-			c.Send([]byte{byte(protocol.EnginePong)})
-			continue
-		case protocol.EngineClose:
-			why = hub.DisconnectClient
-			c.Close("client close")
-			return
-		case protocol.EngineMessage:
-		default:
-			c.Close("parse error")
-			return
-		}
-		p, err := protocol.ParsePacket(data)
-		if err != nil {
-			log.Debug("malformed packet", "err", err)
-			c.Close("parse error")
-			return
-		}
-		if p.Namespace != "/" {
-			if p.Type == protocol.Connect {
-				c.Send(protocol.ConnectErrorFrame(p.Namespace, "Invalid namespace"))
-			}
-			continue
-		}
-		switch p.Type {
-		case protocol.Connect:
-			if sess != nil {
-				continue // already connected; ignore a duplicate CONNECT
-			}
-			id, src, err := s.authenticate(creds, p.Data)
-			if err != nil {
-				s.m.AuthFailures.WithLabelValues(src).Inc()
-				log.Info("authentication failed", "source", src, "err", err)
-				c.Send(protocol.ConnectErrorFrame("/", "Authentication error"))
-				if failedConnects++; failedConnects >= 3 {
-					c.Close("authentication failed")
-					return
-				}
-				continue
-			}
-			sess = &hub.Session{ID: sid, User: id}
-			log = log.With("user", id.UserID)
-			s.opts.Hub.Connect(sess, c)
-			c.Send(protocol.ConnectFrame(sid))
-		case protocol.Disconnect:
-			why = hub.DisconnectClient
-			c.Close("client disconnect")
-			return
-		case protocol.Event:
-			if sess == nil {
-				c.Close("event before connect")
-				return
-			}
-			name, args, err := protocol.ParseEvent(p.Data)
-			if err != nil {
-				log.Debug("malformed event", "err", err)
-				c.Close("parse error")
-				return
-			}
-			s.opts.Hub.HandleEvent(sess, name, args, p.ID)
-		case protocol.Ack, protocol.ConnectError:
-			// The server never asks clients for acks; ignore.
-		}
+// end closes the transport and ends the hub session, if any.
+func (k *socket) end() {
+	k.c.Close("closed")
+	reason := k.c.Reason()
+	if k.sess != nil {
+		k.s.opts.Hub.Disconnect(k.sess, k.why)
+		k.log.Debug("session ended", "user", k.sess.User.UserID, "reason", reason)
 	}
+}
+
+func (k *socket) readFailed(err error) {
+	c := k.c
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		c.Close("payload too large")
+	case isTimeout(err) && c.Reason() == "":
+		if k.sess == nil {
+			c.Close("connect timeout")
+		} else {
+			c.Close("ping timeout")
+		}
+	default:
+		c.Close("transport close")
+	}
+}
+
+// handle processes one WebSocket message; false ends the connection (it is closed).
+func (k *socket) handle(mt int, frame []byte) bool {
+	s, c := k.s, k.c
+	if mt != websocket.TextMessage {
+		c.Close("binary frame")
+		return false
+	}
+	typ, data, err := protocol.ParseEngine(frame)
+	if err != nil {
+		c.Close("parse error")
+		return false
+	}
+	switch typ {
+	case protocol.EnginePong, protocol.EngineNoop:
+		return true
+	case protocol.EnginePing: // clients do not ping in v4, but answering is harmless
+		c.Send([]byte{byte(protocol.EnginePong)})
+		return true
+	case protocol.EngineClose:
+		k.why = hub.DisconnectClient
+		c.Close("client close")
+		return false
+	case protocol.EngineMessage:
+	default:
+		c.Close("parse error")
+		return false
+	}
+	p, err := protocol.ParsePacket(data)
+	if err != nil {
+		k.log.Debug("malformed packet", "err", err)
+		c.Close("parse error")
+		return false
+	}
+	if p.Namespace != "/" {
+		if p.Type == protocol.Connect {
+			c.Send(protocol.ConnectErrorFrame(p.Namespace, "Invalid namespace"))
+		}
+		return true
+	}
+	switch p.Type {
+	case protocol.Connect:
+		if k.sess != nil {
+			return true // already connected; ignore a duplicate CONNECT
+		}
+		id, src, err := s.authenticate(k.creds, p.Data)
+		if err != nil {
+			s.m.AuthFailures.WithLabelValues(src).Inc()
+			k.log.Info("authentication failed", "source", src, "err", err)
+			c.Send(protocol.ConnectErrorFrame("/", "Authentication error"))
+			if k.failedConnects++; k.failedConnects >= 3 {
+				c.Close("authentication failed")
+				return false
+			}
+			return true
+		}
+		k.sess = &hub.Session{ID: k.sid, User: id}
+		k.log = k.log.With("user", id.UserID)
+		s.opts.Hub.Connect(k.sess, c)
+		c.Send(protocol.ConnectFrame(k.sid))
+	case protocol.Disconnect:
+		k.why = hub.DisconnectClient
+		c.Close("client disconnect")
+		return false
+	case protocol.Event:
+		if k.sess == nil {
+			c.Close("event before connect")
+			return false
+		}
+		name, args, err := protocol.ParseEvent(p.Data)
+		if err != nil {
+			k.log.Debug("malformed event", "err", err)
+			c.Close("parse error")
+			return false
+		}
+		s.opts.Hub.HandleEvent(k.sess, name, args, p.ID)
+	case protocol.Ack, protocol.ConnectError:
+		// The server never asks clients for acks; ignore.
+	}
+	return true
 }
 
 // authenticate verifies the first token found (cookie, CONNECT auth, header).
