@@ -14,8 +14,8 @@ TEST_TARGETS += test-browser
 chromium: ## Install Debian's chromium (and iproute2) when missing
 	@if [ ! -x $(CHROMIUM) ]; then \
 		echo "$(CHROMIUM) is missing: installing Debian's chromium package"; \
-		apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]' || apt-get update -qq || true; \
-		if ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]'; then \
+		apt-cache policy chromium 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null || apt-get update -qq || true; \
+		if ! apt-cache policy chromium 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null; then \
 			echo "FAIL: apt knows no chromium package (apt-cache policy chromium); the browser test needs it"; exit 1; fi; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || { \
 			echo "FAIL: apt-get install chromium failed; the browser test needs $(CHROMIUM)"; exit 1; }; \

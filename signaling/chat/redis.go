@@ -73,6 +73,8 @@ type redisStore struct {
 	claimIdle time.Duration
 	cluster   bool
 
+	batch *appendBatcher // nil with Redis Cluster: appends go one by one
+
 	mu     sync.Mutex
 	cursor map[string]string // XAUTOCLAIM cursor per room
 }
@@ -86,6 +88,9 @@ func NewRedis(c redis.UniversalClient, opts Options) *Log {
 	s := &redisStore{c: c, consumer: opts.NodeID, keep: opts.History, ttl: opts.HistoryTTL,
 		claimIdle: opts.ClaimIdle, cursor: map[string]string{}}
 	s.cluster = isCluster
+	if !isCluster {
+		s.batch = &appendBatcher{c: c, timeout: opts.RedisTimeout}
+	}
 	return start(opts, s)
 }
 
@@ -100,32 +105,20 @@ func (s *redisStore) append(ctx context.Context, m hub.ChatMessage, buffer bool,
 	}
 	keys := []string{bufferKey(m.RoomID), historyKey(m.RoomID)}
 	args := []any{data, bound, s.keep, s.ttl.Milliseconds()}
-	if !buffer {
-		return appendScript.Run(ctx, s.c, keys, args...).Err()
-	}
-	// The index entry comes after the XADD (see dropEmpty for why that order matters). A
-	// pipeline keeps that order on one connection; a cluster pipeline may not, so there
-	// the two calls go one after the other.
-	var res *redis.Cmd
-	if s.cluster {
-		res = appendScript.Run(ctx, s.c, keys, args...)
-		if res.Err() == nil {
-			if v, _ := res.Int(); v >= 0 {
-				if err := s.c.SAdd(ctx, roomsKey, m.RoomID).Err(); err != nil {
-					return fmt.Errorf("index room: %w", err)
-				}
+	var v int64
+	if s.batch != nil {
+		// The index entry comes after the XADD (see dropEmpty for why that order
+		// matters): the batcher's pipeline keeps that order on one connection.
+		v, err = s.batch.do(&appendCall{ctx: ctx, keys: keys, args: args, room: m.RoomID, buffer: buffer})
+	} else {
+		// Redis Cluster: a pipeline may not keep the order, so the calls go one by one.
+		v, err = appendScript.Run(ctx, s.c, keys, args...).Int64()
+		if err == nil && buffer && v >= 0 {
+			if err := s.c.SAdd(ctx, roomsKey, m.RoomID).Err(); err != nil {
+				return fmt.Errorf("index room: %w", err)
 			}
 		}
-	} else {
-		pipe := s.c.Pipeline()
-		res = appendScript.Eval(ctx, pipe, keys, args...)
-		idx := pipe.SAdd(ctx, roomsKey, m.RoomID)
-		_, _ = pipe.Exec(ctx)
-		if res.Err() == nil && idx.Err() != nil {
-			return fmt.Errorf("index room: %w", idx.Err())
-		}
 	}
-	v, err := res.Int()
 	if err != nil {
 		return err
 	}

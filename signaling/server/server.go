@@ -231,22 +231,32 @@ func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote st
 	defer s.conns.Done()
 	k := s.newSocket(ws, creds, remote)
 	defer k.end()
+	var lastFrame time.Time
 	for {
 		_ = ws.SetReadDeadline(k.readDeadline())
-		if err := k.c.waitReadable(); err != nil {
-			k.readFailed(err)
-			return
+		// A busy connection reads on (the shallow wait costs a system call per frame);
+		// one that has gone quiet waits where its stack can shrink.
+		if time.Since(lastFrame) > shallowWaitAfter {
+			if err := k.c.waitReadable(); err != nil {
+				k.readFailed(err)
+				return
+			}
 		}
 		mt, frame, err := ws.ReadMessage()
 		if err != nil {
 			k.readFailed(err)
 			return
 		}
+		lastFrame = time.Now()
 		if !k.handle(mt, frame) {
 			return
 		}
 	}
 }
+
+// shallowWaitAfter: a connection whose last frame is older than this waits for the next
+// one with waitReadable.
+const shallowWaitAfter = time.Second
 
 // socket is one connection's Engine.IO/Socket.IO state, owned by its read loop.
 type socket struct {
