@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -169,5 +171,59 @@ func TestWriterRunsOnlyWhileThereIsSomethingToSend(t *testing.T) {
 	}
 	if got := c.Reason(); got != "test over" {
 		t.Fatalf("reason %q", got)
+	}
+}
+
+// TestWaitReadable: the read loop's shallow wait returns when data arrives, when bytes are
+// already buffered, on EOF, and with a timeout error at the read deadline — and consumes
+// nothing.
+func TestWaitReadable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := &coalescingConn{Conn: sc}
+	cc.br = bufio.NewReaderSize(cc, readBufferSize)
+
+	// Nothing to read: the deadline ends the wait with a timeout.
+	_ = sc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if err := cc.waitReadable(); !isTimeout(err) {
+		t.Fatalf("wait with nothing to read = %v, want a timeout", err)
+	}
+	// Data arriving during the wait ends it; the data is still there to read.
+	_ = sc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	go func() { time.Sleep(20 * time.Millisecond); _, _ = client.Write([]byte("ab")) }()
+	if err := cc.waitReadable(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := cc.br.ReadByte(); err != nil || b != 'a' {
+		t.Fatalf("read %q, %v after the wait", b, err)
+	}
+	// One byte still buffered: no wait at all, even with a deadline in the past.
+	_ = sc.SetReadDeadline(time.Now().Add(-time.Second))
+	if err := cc.waitReadable(); err != nil {
+		t.Fatalf("wait with a buffered byte = %v", err)
+	}
+	_ = sc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, _ := cc.br.ReadByte(); b != 'b' {
+		t.Fatalf("read %q", b)
+	}
+	// The peer closing ends the wait; the reader then sees EOF.
+	client.Close()
+	if err := cc.waitReadable(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cc.br.ReadByte(); err == nil {
+		t.Fatal("read after the peer closed succeeded")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -232,11 +233,13 @@ func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote st
 	k := s.newSocket(ws, creds, remote)
 	defer k.end()
 	var lastFrame time.Time
+	gap := time.Duration(math.MaxInt64) // between the last two frames
 	for {
 		_ = ws.SetReadDeadline(k.readDeadline())
 		// A busy connection reads on (the shallow wait costs a system call per frame);
-		// one that has gone quiet waits where its stack can shrink.
-		if time.Since(lastFrame) > shallowWaitAfter {
+		// one whose frames come seconds apart (heartbeats, pongs) waits where its stack
+		// can shrink.
+		if gap > shallowWaitAfter {
 			if err := k.c.waitReadable(); err != nil {
 				k.readFailed(err)
 				return
@@ -247,15 +250,16 @@ func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote st
 			k.readFailed(err)
 			return
 		}
-		lastFrame = time.Now()
+		now := time.Now()
+		gap, lastFrame = now.Sub(lastFrame), now
 		if !k.handle(mt, frame) {
 			return
 		}
 	}
 }
 
-// shallowWaitAfter: a connection whose last frame is older than this waits for the next
-// one with waitReadable.
+// shallowWaitAfter: a connection whose last two frames came further apart than this waits
+// for the next one with waitReadable.
 const shallowWaitAfter = time.Second
 
 // socket is one connection's Engine.IO/Socket.IO state, owned by its read loop.

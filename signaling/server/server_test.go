@@ -648,6 +648,18 @@ func TestHealthReadyMetrics(t *testing.T) {
 	if got := testutil.ToFloat64(n.Metrics.EventsIn.WithLabelValues("join_room")); got != 1 {
 		t.Errorf("join_room events = %v", got)
 	}
+	// A room fan-out counts one sent event per member reached.
+	b := nodetest.Connect(t, n, "bob")
+	join(t, b, "r1")
+	expectEvent(t, c, "user_joined")
+	if _, err := c.Request(context.Background(), "chat_message", map[string]any{"content": "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, c, "chat_message")
+	expectEvent(t, b, "chat_message")
+	if got := testutil.ToFloat64(n.Metrics.EventsOut.WithLabelValues("chat_message")); got != 2 {
+		t.Errorf("chat_message events sent = %v, want 2 (one per member)", got)
+	}
 	n.Server.SetDraining(3 * time.Second)
 	resp, _ := http.Get(n.URL + "/readyz")
 	resp.Body.Close()
