@@ -7,7 +7,8 @@
 # port (never 6379) and N nodes on it. The nodes get a key pair made by `loadgen keygen`;
 # loadgen gets --private-key, --url (all nodes) and --node-pids (nodes, then redis-server). --pprof builds the node
 # with -tags pprof and serves net/http/pprof on 127.0.0.1:<port+1000> of each node.
-# Everything started here is killed on exit. Binaries: $BIN (default ./bin).
+# Everything started here is killed on exit. Binaries: $BIN (default ./bin). Extra node
+# flags: NODE_FLAGS="..."; extra node environment: NODE_ENV="GOMEMLIMIT=300MiB ...".
 set -euo pipefail
 NODES=1
 PPROF=0
@@ -54,7 +55,7 @@ URLS=()
 NODE_PIDS=()
 for i in $(seq "$NODES"); do
 	PORT=$(freeport)
-	SIGNALING_PPROF_ADDR="127.0.0.1:$((PORT + 1000))" "$BIN/signaling-bench" --jwt-public-key "$WORK/public.pem" \
+	env ${NODE_ENV:-} SIGNALING_PPROF_ADDR="127.0.0.1:$((PORT + 1000))" "$BIN/signaling-bench" --jwt-public-key "$WORK/public.pem" \
 		--listen "127.0.0.1:$PORT" --node-id "bench-$i" --log-level warn "${REDIS_ARGS[@]}" \
 		${NODE_FLAGS:-} >"$WORK/node-$i.log" 2>&1 &
 	PIDS+=($!)

@@ -47,7 +47,9 @@ func (s *memoryStore) append(_ context.Context, m hub.ChatMessage, buffer bool, 
 		s.perRoom[m.RoomID]++
 	}
 	h := append(s.history[m.RoomID], m)
-	if len(h) > s.keep {
+	// Trim only at twice the limit: copying the kept history on every message made each
+	// message cost O(keep) (recent never returns more than keep).
+	if len(h) > 2*s.keep {
 		h = append(h[:0:0], h[len(h)-s.keep:]...)
 	}
 	s.history[m.RoomID] = h
@@ -58,6 +60,7 @@ func (s *memoryStore) recent(_ context.Context, room string, n int) ([]hub.ChatM
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.history[room]
+	n = min(n, s.keep)
 	if len(h) > n {
 		h = h[len(h)-n:]
 	}
