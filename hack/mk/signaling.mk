@@ -10,8 +10,9 @@ TEST_TARGETS += test-signaling fuzz test-e2e
 test-signaling: ## Unit and integration tests of the signaling node (race detector on)
 	$(GO) test -race -count=1 $(SIGNALING_PKGS)
 
-fuzz: ## Fuzz the Socket.IO packet parser briefly (FUZZTIME=5m for a longer run)
+fuzz: ## Fuzz the Socket.IO packet and event parsers briefly (FUZZTIME=5m for a longer run)
 	$(GO) test ./signaling/protocol -run '^$$' -fuzz FuzzParsePacket -fuzztime $(FUZZTIME)
+	$(GO) test ./signaling/protocol -run '^$$' -fuzz FuzzParseEvent -fuzztime $(FUZZTIME)
 
 # npm ci runs only when the lock file is newer than the installed tree.
 test/node/node_modules/.package-lock.json: test/node/package-lock.json

@@ -92,19 +92,130 @@ func ParsePacket(b []byte) (Packet, error) {
 	return p, nil
 }
 
-// ParseEvent splits an EVENT packet's data into the event name and its arguments.
+// ParseEvent splits an EVENT packet's data into the event name and its arguments. The
+// arguments are sub-slices of data (no copies).
+//
+// It validates data once (json.Valid) and then walks the top-level array itself: decoding
+// into []json.RawMessage ran the full decoder over every relayed SDP on the node and
+// again in every client.
 func ParseEvent(data json.RawMessage) (name string, args []json.RawMessage, err error) {
-	var arr []json.RawMessage
-	if err := json.Unmarshal(data, &arr); err != nil {
-		return "", nil, fmt.Errorf("%w: event payload: %v", ErrMalformed, err)
+	if !json.Valid(data) {
+		return "", nil, fmt.Errorf("%w: event payload is not valid JSON", ErrMalformed)
 	}
-	if len(arr) == 0 {
+	elems, ok := splitArray(data)
+	if !ok {
+		return "", nil, fmt.Errorf("%w: event payload must be a JSON array", ErrMalformed)
+	}
+	if len(elems) == 0 {
 		return "", nil, fmt.Errorf("%w: event without a name", ErrMalformed)
 	}
-	if len(arr[0]) == 0 || arr[0][0] != '"' || json.Unmarshal(arr[0], &name) != nil {
+	raw := elems[0]
+	if raw[0] != '"' {
 		return "", nil, fmt.Errorf("%w: event name must be a string", ErrMalformed)
 	}
-	return name, arr[1:], nil
+	if plainASCII(raw) {
+		name = string(raw[1 : len(raw)-1])
+	} else if json.Unmarshal(raw, &name) != nil { // escapes, or UTF-8 to check
+		return "", nil, fmt.Errorf("%w: event name must be a string", ErrMalformed)
+	}
+	return name, elems[1:], nil
+}
+
+// plainASCII: no escapes and no bytes outside ASCII, so the JSON string's bytes between
+// the quotes are the string.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// splitArray returns the elements of a top-level JSON array. data must be valid JSON;
+// false means it is not an array.
+func splitArray(data []byte) ([]json.RawMessage, bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return nil, false
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return nil, true
+	}
+	var out []json.RawMessage
+	for i < len(data) {
+		end := skipValue(data, i)
+		out = append(out, json.RawMessage(data[i:end:end]))
+		i = skipSpace(data, end)
+		if i >= len(data) {
+			return nil, false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case ']':
+			return out, true
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just past the (valid) JSON value starting at i.
+func skipValue(data []byte, i int) int {
+	switch data[i] {
+	case '"':
+		return skipString(data, i)
+	case '{', '[':
+		depth := 0
+		for i < len(data) {
+			switch data[i] {
+			case '"':
+				i = skipString(data, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	default: // number, true, false, null
+		for i < len(data) {
+			switch data[i] {
+			case ',', ']', '}', ' ', '\t', '\n', '\r':
+				return i
+			}
+			i++
+		}
+		return i
+	}
+}
+
+// skipString returns the index just past the string whose opening quote is at i.
+func skipString(data []byte, i int) int {
+	for i++; i < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
 }
 
 // EventFrame builds the complete WebSocket frame for a server→client event:

@@ -74,6 +74,62 @@ func TestParseEvent(t *testing.T) {
 	}
 }
 
+// parseEventReference is ParseEvent as the standard decoder does it (the previous
+// implementation): the fast splitter must agree with it on every input.
+func parseEventReference(data json.RawMessage) (string, []json.RawMessage, bool) {
+	var arr []json.RawMessage
+	if json.Unmarshal(data, &arr) != nil || len(arr) == 0 {
+		return "", nil, false
+	}
+	var name string
+	if len(arr[0]) == 0 || arr[0][0] != '"' || json.Unmarshal(arr[0], &name) != nil {
+		return "", nil, false
+	}
+	return name, arr[1:], true
+}
+
+func sameEvent(t *testing.T, data string) {
+	t.Helper()
+	name, args, err := ParseEvent(json.RawMessage(data))
+	wantName, wantArgs, ok := parseEventReference(json.RawMessage(data))
+	if (err == nil) != ok {
+		t.Fatalf("ParseEvent(%q) err = %v; the standard decoder accepts: %v", data, err, ok)
+	}
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("ParseEvent(%q) err = %v, want ErrMalformed", data, err)
+		}
+		return
+	}
+	if name != wantName || len(args) != len(wantArgs) {
+		t.Fatalf("ParseEvent(%q) = %q %q, want %q %q", data, name, args, wantName, wantArgs)
+	}
+	for i := range args {
+		if string(args[i]) != string(wantArgs[i]) {
+			t.Fatalf("ParseEvent(%q) arg %d = %s, want %s", data, i, args[i], wantArgs[i])
+		}
+	}
+}
+
+func TestParseEventAgreesWithTheStandardDecoder(t *testing.T) {
+	for _, data := range []string{
+		`["a"]`, ` [ "a" , 1 , "x" ] `, "[\"a\",\t{\"k\":[1,2,{\"z\":\"]}\"}]}\n,null]",
+		`["a",[]]`, `["a",{}]`, `["a","with \"quotes\" and \\ and ]"]`, `["\u0061b",1]`,
+		`["caf\u00e9"]`, `["café",true,false,-1.5e3]`, "[\"\xff\"]", `["a",{"to":"u2","sdp":{"type":"offer","sdp":"v=0\r\n"}}]`,
+		`[]`, `[1]`, `{"a":1}`, `[null]`, `"a"`, `["a"`, `["a",]`, `["a"]x`, ``, `[`, `[[]]`, `[{"a":"b"}]`,
+	} {
+		sameEvent(t, data)
+	}
+}
+
+// FuzzParseEvent: the splitter never panics and agrees with the standard decoder.
+func FuzzParseEvent(f *testing.F) {
+	for _, s := range []string{`["a"]`, `["a",{"b":[1,"]"]},2]`, `[]`, `[1]`, `["\u00e9",null]`, ` ["a" ,"b"] `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { sameEvent(t, string(b)) })
+}
+
 func TestFrames(t *testing.T) {
 	if got := string(EventFrame("user_joined", json.RawMessage(`{"userId":"u1"}`))); got != `42["user_joined",{"userId":"u1"}]` {
 		t.Errorf("EventFrame = %s", got)
