@@ -102,6 +102,19 @@ func ParseEvent(data json.RawMessage) (name string, args []json.RawMessage, err 
 	if !json.Valid(data) {
 		return "", nil, fmt.Errorf("%w: event payload is not valid JSON", ErrMalformed)
 	}
+	return splitEvent(data)
+}
+
+// Event is ParseEvent for a packet from ParsePacket, whose data is already validated.
+func (p Packet) Event() (name string, args []json.RawMessage, err error) {
+	if p.Type != Event {
+		return "", nil, fmt.Errorf("%w: not an event packet", ErrMalformed)
+	}
+	return splitEvent(p.Data)
+}
+
+// splitEvent does ParseEvent's work on valid JSON.
+func splitEvent(data json.RawMessage) (name string, args []json.RawMessage, err error) {
 	elems, ok := splitArray(data)
 	if !ok {
 		return "", nil, fmt.Errorf("%w: event payload must be a JSON array", ErrMalformed)

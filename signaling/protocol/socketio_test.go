@@ -91,6 +91,13 @@ func parseEventReference(data json.RawMessage) (string, []json.RawMessage, bool)
 func sameEvent(t *testing.T, data string) {
 	t.Helper()
 	name, args, err := ParseEvent(json.RawMessage(data))
+	// A packet from ParsePacket splits the same way through Packet.Event.
+	if p, perr := ParsePacket([]byte("2" + data)); perr == nil && string(p.Data) == data {
+		pn, pargs, pe := p.Event()
+		if (pe == nil) != (err == nil) || pn != name || len(pargs) != len(args) {
+			t.Fatalf("Packet.Event on %q = %q %q %v; ParseEvent = %q %q %v", data, pn, pargs, pe, name, args, err)
+		}
+	}
 	wantName, wantArgs, ok := parseEventReference(json.RawMessage(data))
 	if (err == nil) != ok {
 		t.Fatalf("ParseEvent(%q) err = %v; the standard decoder accepts: %v", data, err, ok)

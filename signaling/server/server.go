@@ -392,7 +392,7 @@ func (k *socket) handle(mt int, frame []byte) bool {
 			c.Close("event before connect")
 			return false
 		}
-		name, args, err := protocol.ParseEvent(p.Data)
+		name, args, err := p.Event()
 		if err != nil {
 			k.log.Debug("malformed event", "err", err)
 			c.Close("parse error")

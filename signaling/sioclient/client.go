@@ -225,7 +225,7 @@ func (c *Client) readLoop() {
 		}
 		switch p.Type {
 		case protocol.Event:
-			name, args, err := protocol.ParseEvent(p.Data)
+			name, args, err := p.Event()
 			if err != nil {
 				continue
 			}
