@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -67,6 +68,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	// may be cleaning up right then).
 	cfg.NodeID = cfg.NodeID + "-" + newIncarnation()
 	log = log.With("node", cfg.NodeID)
+	applyMemoryLimit(cfg.MemoryLimitRatio, os.Getenv, cgroupRoot, debug.SetMemoryLimit, log)
 	verifier, devKeys, err := newVerifier(cfg)
 	if err != nil {
 		return err

@@ -74,6 +74,8 @@ type Config struct {
 	DrainTimeout           time.Duration
 	DrainReconnectJitter   time.Duration
 	DrainMaxReconnectShare float64
+
+	MemoryLimitRatio float64
 }
 
 // EnvPrefix prefixes every flag's environment variable.
@@ -170,6 +172,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.DurationVar(&c.DrainReconnectJitter, "drain-reconnect-jitter", 5*time.Second, "upper bound of the random delay clients are told to wait before reconnecting during a drain")
 	fs.Float64Var(&c.DrainMaxReconnectShare, "drain-max-reconnect-share", 0.1, "during a drain, at most this share of the node's sockets is closed (and reconnects elsewhere) per second")
 
+	fs.Float64Var(&c.MemoryLimitRatio, "memory-limit-ratio", 0.9, "in a container with a memory limit (cgroup) and without GOMEMLIMIT, the Go runtime's soft memory limit is this share of it, so the GC works harder before the kernel kills the node (0 = leave the runtime alone)")
+
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: signaling [flags]\n\nSwitchboard signaling node: Socket.IO v5 over WebSocket for WebRTC rooms.\nEvery flag can also be set as an environment variable SIGNALING_<FLAG>, e.g. --redis-url as SIGNALING_REDIS_URL.\n\nFlags:\n")
 		fs.VisitAll(func(f *flag.Flag) {
@@ -257,6 +261,9 @@ func (c Config) Validate() error {
 	pos("drain-timeout", c.DrainTimeout)
 	if c.DrainMaxReconnectShare <= 0 || c.DrainMaxReconnectShare > 1 {
 		errs = append(errs, errors.New("--drain-max-reconnect-share must be in (0, 1]"))
+	}
+	if c.MemoryLimitRatio < 0 || c.MemoryLimitRatio > 1 {
+		errs = append(errs, errors.New("--memory-limit-ratio must be in [0, 1]"))
 	}
 	if c.ChatHistory <= 0 || c.ChatBurst <= 0 || c.ChatRate <= 0 {
 		errs = append(errs, errors.New("--chat-history, --chat-rate and --chat-burst must be positive"))
