@@ -13,21 +13,37 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// TestQueuedFramesArriveWholeAndInOrder: frames queued faster than the writer sends
-// them go out in coalesced batches; the client sees every frame, intact and in order.
-func TestQueuedFramesArriveWholeAndInOrder(t *testing.T) {
-	const n = 2000
+// pairWSConn connects a WebSocket client to a server-side wsConn (on the coalescing
+// transport, as the server builds it); serve runs in the server's handler.
+func pairWSConn(t *testing.T, queue int, pingInterval time.Duration, serve func(*wsConn)) (*wsConn, *websocket.Conn) {
+	t.Helper()
 	conns := make(chan *wsConn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := (&websocket.Upgrader{}).Upgrade(coalescingHijacker{w}, r, nil)
 		if err != nil {
 			return
 		}
-		c := newWSConn(ws, n, time.Hour, 5*time.Second, nil)
+		c := newWSConn(ws, queue, pingInterval, 5*time.Second, nil)
+		conns <- c
+		serve(c)
+	}))
+	t.Cleanup(srv.Close)
+	cl, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return <-conns, cl
+}
+
+// TestQueuedFramesArriveWholeAndInOrder: frames queued faster than the writer sends
+// them go out in coalesced batches; the client sees every frame, intact and in order.
+func TestQueuedFramesArriveWholeAndInOrder(t *testing.T) {
+	const n = 2000
+	c, cl := pairWSConn(t, n, time.Hour, func(c *wsConn) {
 		if c.cc == nil {
 			t.Error("transport is not coalescing")
 		}
-		conns <- c
 		for i := 0; i < n; i++ {
 			// Frames of varied sizes, some above the batch limit.
 			size := 10 + i%7*1000
@@ -39,14 +55,7 @@ func TestQueuedFramesArriveWholeAndInOrder(t *testing.T) {
 				return
 			}
 		}
-	}))
-	defer srv.Close()
-	cl, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	c := <-conns
+	})
 	defer c.Close("test over")
 	_ = cl.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for i := 0; i < n; i++ {
@@ -103,23 +112,7 @@ func TestSlowConsumerBoundHolds(t *testing.T) {
 // goroutine, pings still go out on time, and Close on an idle connection sends what was
 // queued and closes the socket.
 func TestWriterRunsOnlyWhileThereIsSomethingToSend(t *testing.T) {
-	conns := make(chan *wsConn, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := (&websocket.Upgrader{}).Upgrade(coalescingHijacker{w}, r, nil)
-		if err != nil {
-			return
-		}
-		c := newWSConn(ws, 16, 30*time.Millisecond, 5*time.Second, nil)
-		c.startPings()
-		conns <- c
-	}))
-	defer srv.Close()
-	cl, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	c := <-conns
+	c, cl := pairWSConn(t, 16, 30*time.Millisecond, func(c *wsConn) { c.startPings() })
 	writerRunning := func() bool {
 		c.qmu.Lock()
 		defer c.qmu.Unlock()
