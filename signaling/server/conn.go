@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -261,37 +262,52 @@ type coalescingConn struct {
 	br   *bufio.Reader
 	peek [1]byte // waitReadable's probe
 
-	dmu           sync.Mutex // not mu: a Write may hold mu while blocked in the kernel
-	writeDeadline time.Time  // the write deadline last set on Conn
+	// Deadlines have their own lock, not mu: a Write may hold mu while blocked in the
+	// kernel, and Close must be able to set a deadline then.
+	readDeadline, writeDeadline coarseDeadline
 }
 
-// writeDeadlineSlack: a new write deadline at most this much later than the one in
-// force is not set while that one is still at least a second away (the WebSocket
-// library sets one per frame, a runtime timer update each: ~4 % of a node's CPU in
-// fan-out). A write may thus time out up to this much earlier than asked; an earlier
-// deadline, and any deadline when the one in force is near or past, is always set.
-const writeDeadlineSlack = 250 * time.Millisecond
+// deadlineSlack: a new deadline at most this much later than the one in force is not set
+// while that one is still at least a second away. The WebSocket library sets a write
+// deadline per frame and the read loop a read deadline per frame, a runtime timer update
+// each (~4 % of a node's CPU in fan-out for the writes). A read or write may thus time out
+// up to this much earlier than asked; an earlier deadline, and any deadline when the one
+// in force is near or past, is always set.
+const deadlineSlack = 250 * time.Millisecond
 
-// SetWriteDeadline sets t unless the deadline in force is no later than t, within
-// writeDeadlineSlack of it, and at least a second away.
-func (c *coalescingConn) SetWriteDeadline(t time.Time) error {
-	c.dmu.Lock()
-	defer c.dmu.Unlock()
-	cur := c.writeDeadline
-	if !t.IsZero() && !cur.IsZero() && !t.Before(cur) && t.Sub(cur) <= writeDeadlineSlack &&
+// coarseDeadline is the deadline last set in one direction.
+type coarseDeadline struct {
+	mu  sync.Mutex
+	cur time.Time
+}
+
+// set applies t through apply unless the deadline in force is no later than t, within
+// deadlineSlack of it, and at least a second away. force applies it always.
+func (d *coarseDeadline) set(t time.Time, force bool, apply func(time.Time) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur := d.cur
+	if !force && !t.IsZero() && !cur.IsZero() && !t.Before(cur) && t.Sub(cur) <= deadlineSlack &&
 		time.Until(cur) >= time.Second {
 		return nil
 	}
-	c.writeDeadline = t
-	return c.Conn.SetWriteDeadline(t)
+	d.cur = t
+	return apply(t)
 }
 
-// SetDeadline sets both deadlines (Close uses it to interrupt reads and writes).
+func (c *coalescingConn) SetWriteDeadline(t time.Time) error {
+	return c.writeDeadline.set(t, false, c.Conn.SetWriteDeadline)
+}
+
+func (c *coalescingConn) SetReadDeadline(t time.Time) error {
+	return c.readDeadline.set(t, false, c.Conn.SetReadDeadline)
+}
+
+// SetDeadline sets both deadlines as asked (Close uses it to interrupt reads and writes).
 func (c *coalescingConn) SetDeadline(t time.Time) error {
-	c.dmu.Lock()
-	defer c.dmu.Unlock()
-	c.writeDeadline = t
-	return c.Conn.SetDeadline(t)
+	werr := c.writeDeadline.set(t, true, c.Conn.SetWriteDeadline)
+	rerr := c.readDeadline.set(t, true, c.Conn.SetReadDeadline)
+	return errors.Join(werr, rerr)
 }
 
 // readBufferSize is the per-connection read buffer: signaling frames are small, and a

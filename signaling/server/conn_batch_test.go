@@ -221,55 +221,68 @@ func TestWaitReadable(t *testing.T) {
 	}
 }
 
-// deadlineRecorder counts the write deadlines that reach the network connection.
+// deadlineRecorder records the deadlines that reach the network connection.
 type deadlineRecorder struct {
 	net.Conn
-	set []time.Time
+	read, write []time.Time
 }
 
 func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error {
-	d.set = append(d.set, t)
+	d.write = append(d.write, t)
+	return nil
+}
+
+func (d *deadlineRecorder) SetReadDeadline(t time.Time) error {
+	d.read = append(d.read, t)
 	return nil
 }
 
 func (d *deadlineRecorder) SetDeadline(t time.Time) error {
-	d.set = append(d.set, t)
-	return nil
+	_ = d.SetWriteDeadline(t)
+	return d.SetReadDeadline(t)
 }
 
-// TestWriteDeadlinesAreCoarse: per-frame deadlines a little later than the one in force
-// are skipped; later ones beyond the slack, earlier ones and clearing are always set.
-func TestWriteDeadlinesAreCoarse(t *testing.T) {
-	rec := &deadlineRecorder{}
-	cc := &coalescingConn{Conn: rec}
-	base := time.Now().Add(10 * time.Second)
-	steps := []struct {
-		t    time.Time
-		sets bool
-	}{
-		{base, true},
-		{base.Add(time.Millisecond), false},
-		{base.Add(writeDeadlineSlack), false},
-		{base.Add(writeDeadlineSlack + time.Millisecond), true},
-		{base, true}, // earlier than the one in force
-		{time.Time{}, true},
-		{base, true},
-		// A deadline in force that is less than a second away is always replaced.
-		{time.Now().Add(500 * time.Millisecond), true},
-		{time.Now().Add(600 * time.Millisecond), true},
-	}
-	for i, st := range steps {
-		before := len(rec.set)
-		_ = cc.SetWriteDeadline(st.t)
-		if got := len(rec.set) > before; got != st.sets {
-			t.Fatalf("step %d: deadline set = %v, want %v", i, got, st.sets)
-		}
-	}
-	// SetDeadline (Close's "now") always goes through and becomes the one in force.
-	now := time.Now()
-	_ = cc.SetDeadline(now)
-	_ = cc.SetWriteDeadline(now.Add(time.Millisecond))
-	if n := len(rec.set); !rec.set[n-2].Equal(now) || !rec.set[n-1].Equal(now.Add(time.Millisecond)) {
-		t.Fatalf("after SetDeadline: %v", rec.set[n-2:])
+// TestDeadlinesAreCoarse: per-frame deadlines a little later than the one in force are
+// skipped; later ones beyond the slack, earlier ones, clearing, and any when the one in
+// force is less than a second away are always set — for reads and writes alike.
+func TestDeadlinesAreCoarse(t *testing.T) {
+	for _, dir := range []string{"read", "write"} {
+		t.Run(dir, func(t *testing.T) {
+			rec := &deadlineRecorder{}
+			cc := &coalescingConn{Conn: rec}
+			set, seen := cc.SetWriteDeadline, &rec.write
+			if dir == "read" {
+				set, seen = cc.SetReadDeadline, &rec.read
+			}
+			base := time.Now().Add(10 * time.Second)
+			steps := []struct {
+				t    time.Time
+				sets bool
+			}{
+				{base, true},
+				{base.Add(time.Millisecond), false},
+				{base.Add(deadlineSlack), false},
+				{base.Add(deadlineSlack + time.Millisecond), true},
+				{base, true}, // earlier than the one in force
+				{time.Time{}, true},
+				{base, true},
+				{time.Now().Add(500 * time.Millisecond), true},
+				{time.Now().Add(600 * time.Millisecond), true},
+			}
+			for i, st := range steps {
+				before := len(*seen)
+				_ = set(st.t)
+				if got := len(*seen) > before; got != st.sets {
+					t.Fatalf("step %d: deadline set = %v, want %v", i, got, st.sets)
+				}
+			}
+			// SetDeadline (Close's "now") always goes through and becomes the one in force.
+			now := time.Now()
+			_ = cc.SetDeadline(now)
+			_ = set(now.Add(time.Millisecond))
+			if n := len(*seen); !(*seen)[n-2].Equal(now) || !(*seen)[n-1].Equal(now.Add(time.Millisecond)) {
+				t.Fatalf("after SetDeadline: %v", (*seen)[n-2:])
+			}
+		})
 	}
 }

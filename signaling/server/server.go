@@ -225,7 +225,7 @@ func newSID() string {
 // serveConn runs one connection's read loop.
 //
 // The loop itself is kept small and the frame handling lives in (*socket).handle: an
-// idle connection waits in ReadMessage on this goroutine's stack, and the runtime only
+// idle connection waits on this goroutine's stack (in waitReadable), and the runtime only
 // shrinks a stack (at GC) to one that the waiting frames fill less than a quarter of. A
 // large serveConn frame kept every idle reader at 8 KiB instead of 4 KiB.
 func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote string) {
