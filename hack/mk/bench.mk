@@ -17,9 +17,10 @@ loadgen: ## Build the load generator into bin/loadgen (loadgen --help)
 test-loadgen: ## Load generator self-test: 20 clients against an in-process node (a few seconds)
 	$(GO) test -race -count=1 -timeout 2m ./hack/loadgen/
 
-bench-micro: ## Micro-benchmarks: codec encode/decode, memory broker publish, hub room fan-out
+bench-micro: ## Micro-benchmarks: codec encode/decode, memory broker publish, hub room fan-out, loopback delivery floor
 	$(GO) test -count=1 -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./signaling/protocol/ ./signaling/hub/
 	$(GO) test -count=1 -run '^$$' -bench 'BenchmarkMemory' -benchmem -benchtime $(BENCHTIME) ./signaling/broker/
+	$(GO) test -count=1 -run '^$$' -bench 'BenchmarkLoopbackDelivery' -benchtime 1000000x ./signaling/server/
 
 bench-scenario: ## Short load runs on one node: chat fan-out, relay, join storm (hack/loadgen/bench.sh)
 	hack/loadgen/bench.sh -- --clients $(BENCH_CLIENTS) --room-size 10 --scenario chat --rate 10 --duration $(BENCH_DURATION) --progress 5s
