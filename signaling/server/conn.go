@@ -14,7 +14,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/protocol"
 )
 
-// wsConn is one WebSocket connection. The HTTP handler goroutine reads; frames to send
+// wsConn is one WebSocket connection. Its serveConn goroutine reads; frames to send
 // wait in a bounded queue, and a writer goroutine exists only while there is something to
 // write: Send starts one when the queue was idle, and it exits once the queue is empty.
 // An idle connection therefore holds one goroutine, not two (the second goroutine's stack
