@@ -71,7 +71,6 @@ type redisStore struct {
 	keep      int
 	ttl       time.Duration
 	claimIdle time.Duration
-	cluster   bool
 
 	batch *appendBatcher // nil with Redis Cluster: appends go one by one
 
@@ -87,7 +86,6 @@ func NewRedis(c redis.UniversalClient, opts Options) *Log {
 	_, isCluster := c.(*redis.ClusterClient)
 	s := &redisStore{c: c, consumer: opts.NodeID, keep: opts.History, ttl: opts.HistoryTTL,
 		claimIdle: opts.ClaimIdle, cursor: map[string]string{}}
-	s.cluster = isCluster
 	if !isCluster {
 		s.batch = &appendBatcher{c: c, timeout: opts.RedisTimeout}
 	}
