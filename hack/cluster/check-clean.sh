@@ -4,6 +4,7 @@
 # cgroups, state directory, and every watched sysctl as it was before up.sh. Exits 1 and lists
 # what is left otherwise.
 source "$(dirname "$0")/lib.sh"
+set +e # every check runs; the verdict is the list below
 
 left=()
 leftover() { left+=("$*"); }

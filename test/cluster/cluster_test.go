@@ -199,4 +199,10 @@ func (s *userPath) relayThroughService(t *testing.T) {
 		t.Fatalf("relay through the Service: %+v %v", res, err)
 	}
 	t.Logf("alice on %s, bob on %s (bob's connection attempts: %d)", res.AlicePod, res.BobPod, res.Attempts)
+
+	// The sample turns the demo page on (spec.demo): served through the Service too.
+	page, err := httpGet(s.serviceURL(t) + "/demo")
+	if err != nil || !strings.Contains(page, "socket.io.min.js") {
+		t.Errorf("GET /demo through the Service: %v\n%.300s", err, page)
+	}
 }
