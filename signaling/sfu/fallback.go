@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // P2P fallback (seed 7.3, docs/sfu.md): while this node's breaker is open, a room in sfu
@@ -21,7 +21,7 @@ type modeChanged struct {
 
 // effectiveMode is the hub's mode override: the mode reported in join acks.
 func (s *Service) effectiveMode(room, mode string) string {
-	if mode != hub.ModeSFU || s.media == nil || s.opts.DisableFallback {
+	if mode != vocab.ModeSFU || s.media == nil || s.opts.DisableFallback {
 		return mode
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
@@ -30,10 +30,10 @@ func (s *Service) effectiveMode(room, mode string) string {
 		if open, _ := s.breaker.state(); open {
 			s.remember(room)
 		}
-		return hub.ModeP2P
+		return vocab.ModeP2P
 	}
 	if open, _ := s.breaker.state(); open && s.switchToP2P(ctx, room) {
-		return hub.ModeP2P
+		return vocab.ModeP2P
 	}
 	return mode
 }
@@ -58,7 +58,7 @@ func (s *Service) switchToP2P(ctx context.Context, room string) bool {
 	}
 	s.remember(room)
 	if raised {
-		s.announceMode(room, hub.ModeP2P)
+		s.announceMode(room, vocab.ModeP2P)
 	}
 	return true
 }
@@ -100,7 +100,7 @@ func (s *Service) updateFallback() {
 			continue
 		}
 		info, err := s.opts.Rooms.Lookup(ctx, room)
-		if err != nil || info.Mode != hub.ModeSFU {
+		if err != nil || info.Mode != vocab.ModeSFU {
 			continue
 		}
 		s.switchToP2P(ctx, room)
@@ -136,7 +136,7 @@ func (s *Service) restoreRooms() {
 		delete(s.fallback, room)
 		s.mu.Unlock()
 		if lowered {
-			s.announceMode(room, hub.ModeSFU)
+			s.announceMode(room, vocab.ModeSFU)
 		}
 	}
 }
