@@ -19,7 +19,10 @@ type modeChanged struct {
 	Mode   string `json:"mode"`
 }
 
-// effectiveMode is the hub's mode override: the mode reported in join acks.
+// effectiveMode is the hub's mode override: the mode reported in join acks. It runs
+// inside a join, so it only reads: a room that qualifies for the fallback is reported as
+// p2p and the health loop is woken to raise the room's shared flag and announce the
+// switch to the whole room (a cluster-wide broadcast never rides on one user's join).
 func (s *Service) effectiveMode(room, mode string) string {
 	if mode != vocab.ModeSFU || s.media == nil || s.opts.DisableFallback {
 		return mode
@@ -32,10 +35,22 @@ func (s *Service) effectiveMode(room, mode string) string {
 		}
 		return vocab.ModeP2P
 	}
-	if open, _ := s.breaker.state(); open && s.switchToP2P(ctx, room) {
-		return vocab.ModeP2P
+	if open, _ := s.breaker.state(); !open {
+		return mode
 	}
-	return mode
+	if members, err := s.h.Members(ctx, room); err != nil || len(members) > s.opts.FallbackMaxParticipants {
+		return mode
+	}
+	s.wake()
+	return vocab.ModeP2P
+}
+
+// wake asks the health loop for a pass now instead of at its next tick.
+func (s *Service) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Service) remember(room string) {

@@ -101,7 +101,8 @@ type Service struct {
 	producers producerRegistry
 	flags     fallbackFlags
 
-	h      *hub.Hub
+	h      Hub
+	kick   chan struct{} // non-blocking: run the health loop's pass now
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -131,6 +132,7 @@ func New(opts Options) *Service {
 		own:      newLocalOwnership(),
 		fallback: map[string]bool{},
 		warned:   map[string]uint64{},
+		kick:     make(chan struct{}, 1),
 	}
 	if opts.MediaURL != "" {
 		s.media = newMediaClient(opts.MediaURL, opts.HTTPClient, opts.CreateTimeout, opts.CallTimeout, opts.Metrics)
@@ -145,7 +147,7 @@ func New(opts Options) *Service {
 
 // Register adds the sfu_* events and the hooks to h (before h.Start), applies the
 // operator's stored verdict and starts the health loop, which runs until Close.
-func (s *Service) Register(ctx context.Context, h *hub.Hub) {
+func (s *Service) Register(ctx context.Context, h Hub) {
 	s.h = h
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	h.Handle("sfu_get_router_capabilities", s.onCapabilities)
@@ -200,6 +202,7 @@ func (s *Service) loop() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
+		case <-s.kick:
 		}
 		open, cause := s.breaker.state()
 		if !open {
