@@ -502,11 +502,6 @@ func (h *Hub) watchBroker() {
 			if ready && !wasReady {
 				h.requestResync()
 			}
-			if ready {
-				h.m.Redis.Degraded.Set(0)
-			} else {
-				h.m.Redis.Degraded.Set(1)
-			}
 			wasReady = ready
 		}
 	}
@@ -565,13 +560,11 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 		if m.Origin == h.opts.NodeID {
 			return
 		}
-		h.observeDelivery(m)
 		if m.Event == "user_left" || m.Event == "user_joined" {
 			h.forgetRouteOf(m)
 		}
 		h.deliverRoom(m.Room, protocol.EventFrame(m.Event, m.Data), m.Event, m.Except)
 	case broker.TypeUser:
-		h.observeDelivery(m)
 		if m.Event == "error" && m.From != "" {
 			h.routes.forget(m.Room, m.From) // a relay to From bounced: look it up again
 		}
@@ -630,12 +623,6 @@ func (h *Hub) forgetRouteOf(m broker.Message) {
 	}
 	if json.Unmarshal(m.Data, &who) == nil && who.UserID != "" {
 		h.routes.forget(m.Room, who.UserID)
-	}
-}
-
-func (h *Hub) observeDelivery(m broker.Message) {
-	if m.SentAt > 0 {
-		h.m.Redis.DeliveryLatency.Observe(time.Since(time.Unix(0, m.SentAt)).Seconds())
 	}
 }
 
