@@ -233,7 +233,7 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 	if degraded {
 		h.requestResyncLater()
 	}
-	h.cancelReconnectTimer(room, s.User.UserID)
+	h.cancelWindow(room, s.User.UserID)
 	displaced, newRoom := h.addLocal(s, room)
 	if newRoom {
 		if err := h.opts.Broker.SubscribeRoom(ctx, room); err != nil {

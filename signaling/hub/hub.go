@@ -107,8 +107,8 @@ type Hub struct {
 	mu       sync.RWMutex
 	sessions map[string]*Session
 	rooms    map[string]*localRoom // rooms with at least one local session
-	// pending holds reconnection-window timers of users who dropped, by room+user.
-	pending map[roomUser]*time.Timer
+	// pending holds the reconnection windows of users who dropped, by room+user (window.go).
+	pending map[roomUser]*window
 
 	controlHandlers []ControlHandler
 	extraEvents     map[string]EventHandler
@@ -145,7 +145,7 @@ func New(opts Options) *Hub {
 		m:        opts.Metrics,
 		sessions: map[string]*Session{},
 		rooms:    map[string]*localRoom{},
-		pending:  map[roomUser]*time.Timer{},
+		pending:  map[roomUser]*window{},
 		resync:   make(chan struct{}, 1),
 		routes:   routeCache{ttl: opts.RelayRouteTTL},
 		ctx:      ctx,
@@ -191,12 +191,7 @@ func (h *Hub) Close(ctx context.Context) {
 		}
 		h.cancel()
 		h.wg.Wait()
-		h.mu.Lock()
-		for k, t := range h.pending {
-			t.Stop()
-			delete(h.pending, k)
-		}
-		h.mu.Unlock()
+		h.stopWindows()
 		rctx, cancel := context.WithTimeout(ctx, h.opts.RedisTimeout)
 		_ = h.opts.Nodes.Remove(rctx, h.opts.NodeID)
 		cancel()
@@ -230,7 +225,10 @@ const (
 	DisconnectServer
 )
 
-// Disconnect unregisters a session whose transport is closed.
+// Disconnect unregisters a session whose transport is closed. It is idempotent: the
+// transport's goroutine calls it when its connection ends, and Drain and Close call it
+// right after closing a connection, so the user's reconnection window is recorded without
+// waiting for that goroutine to run.
 func (h *Hub) Disconnect(s *Session, why DisconnectReason) {
 	h.mu.Lock()
 	if _, ok := h.sessions[s.ID]; !ok {
@@ -249,51 +247,7 @@ func (h *Hub) Disconnect(s *Session, why DisconnectReason) {
 		h.leave(s, room, "left")
 		return
 	}
-	if !h.removeLocal(s, room) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
-	defer cancel()
-	if err := h.opts.Presence.MarkDisconnecting(ctx, room, s.User.UserID, s.ID, h.reconnectWindow()); err != nil {
-		h.log.Warn("mark disconnecting failed", "room", room, "user", s.User.UserID, "err", err)
-	}
-	h.startReconnectTimer(room, s.User.UserID, s.ID)
-}
-
-// reconnectWindow is how long a dropped user keeps their place. During a drain it also
-// covers the random wait the user was told (server_draining.reconnectInMs includes it).
-func (h *Hub) reconnectWindow() time.Duration {
-	if h.draining.Load() {
-		return h.opts.ReconnectWindow + time.Duration(h.drainJitter.Load())
-	}
-	return h.opts.ReconnectWindow
-}
-
-// startReconnectTimer removes the user when the window passes without a rejoin. The
-// presence store's session guard makes the removal exactly-once cluster-wide.
-func (h *Hub) startReconnectTimer(room, user, session string) {
-	key := roomUser{room, user}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if old := h.pending[key]; old != nil {
-		old.Stop()
-	}
-	h.pending[key] = time.AfterFunc(h.reconnectWindow(), func() {
-		h.mu.Lock()
-		delete(h.pending, key)
-		h.mu.Unlock()
-		h.removeMember(room, user, session, "disconnected")
-	})
-}
-
-func (h *Hub) cancelReconnectTimer(room, user string) {
-	key := roomUser{room, user}
-	h.mu.Lock()
-	if t := h.pending[key]; t != nil {
-		t.Stop()
-		delete(h.pending, key)
-	}
-	h.mu.Unlock()
+	h.holdPlace(s, room)
 }
 
 // removeMember removes a member (no longer connected here) from presence and, when this
@@ -416,6 +370,12 @@ func (h *Hub) removeLocal(s *Session, room string) bool {
 	if !s.clearRoomIf(room) {
 		return false
 	}
+	h.dropLocal(s, room)
+	return true
+}
+
+// dropLocal takes s, whose room was just cleared, out of room's local member set.
+func (h *Hub) dropLocal(s *Session, room string) {
 	h.mu.Lock()
 	lr := h.rooms[room]
 	last := false
@@ -435,7 +395,6 @@ func (h *Hub) removeLocal(s *Session, room string) bool {
 			h.log.Warn("unsubscribe failed", "room", room, "err", err)
 		}
 	}
-	return true
 }
 
 // leave removes s from room on purpose and tells the others.
@@ -624,6 +583,8 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 	case broker.TypeReplace:
 		if s := h.localMember(m.Room, m.User); s != nil && s.ID == m.Session {
 			h.replaced(s, m.Room)
+		} else {
+			h.windowHandedOver(m.Room, m.User, m.Session)
 		}
 	case broker.TypeControl:
 		h.onControl(m)
