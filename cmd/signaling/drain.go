@@ -61,8 +61,12 @@ func drainAndStop(cfg config.Config, log *slog.Logger, srv *server.Server, h *hu
 		MaxShare: cfg.DrainMaxReconnectShare,
 		Spread:   drainSpread(cfg),
 		Jitter:   cfg.DrainReconnectJitter,
+		// Without Redis no other node can take the users over: holding their places
+		// would only delay the exit.
+		Alone: !cfg.UsesRedis(),
 	})
-	log.Info("drain finished", "sessions", res.Sessions, "closed", res.Closed, "stragglers", res.Stragglers, "took", res.Took)
+	log.Info("drain finished", "sessions", res.Sessions, "closed", res.Closed, "stragglers", res.Stragglers,
+		"windows_left", res.WindowsLeft, "took", res.Took, "since_sigterm", time.Since(start))
 
 	closeCtx, cancelClose := context.WithDeadline(context.Background(), deadline)
 	defer cancelClose()

@@ -36,7 +36,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -69,16 +68,6 @@ func main() {
 		log.Error("signaling node failed", "err", err)
 		os.Exit(1)
 	}
-}
-
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Dev {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // run starts the node and blocks until a signal stops it.
@@ -161,7 +150,6 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	}
 	stop()
 	drainAndStop(cfg, log, srv, h, httpSrv, bus.close, stopChat)
-	log.Info("stopped")
 	return nil
 }
 

@@ -408,13 +408,22 @@ func (b *Redis) check() {
 	}
 	b.m.WatchdogFailures.Inc()
 	b.m.Resubscribes.WithLabelValues("watchdog").Inc()
-	b.log.Warn("no probe received in time: re-creating the redis subscription", "since_last_probe", time.Duration(now-b.lastProbe.Load()).Round(time.Millisecond))
+	b.log.Warn("no probe received in time: re-creating the redis subscription", "since_last_probe", sinceProbe(now, b.lastProbe.Load()))
 	b.mu.Lock()
 	if !b.closed.Load() {
 		b.resyncPending.Store(true)
 		b.resubscribeLocked(b.ctx)
 	}
 	b.mu.Unlock()
+}
+
+// sinceProbe is how long ago (at now) the last probe arrived, or "never" (last is 0
+// until a probe has travelled the current subscription).
+func sinceProbe(now, last int64) slog.Value {
+	if last == 0 {
+		return slog.StringValue("never")
+	}
+	return slog.DurationValue(time.Duration(now - last).Round(time.Millisecond))
 }
 
 // Ready reports nil only while probes can be published and this node received its own

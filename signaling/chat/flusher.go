@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // outcome is how the Chat Service answered one batch.
@@ -167,11 +167,11 @@ func (l *Log) removeAll(ctx context.Context, batch []entry) bool {
 }
 
 type batchBody struct {
-	Messages []hub.ChatMessage `json:"messages"`
+	Messages []vocab.ChatMessage `json:"messages"`
 }
 
 func (l *Log) post(ctx context.Context, batch []entry) (outcome, string) {
-	body := batchBody{Messages: make([]hub.ChatMessage, len(batch))}
+	body := batchBody{Messages: make([]vocab.ChatMessage, len(batch))}
 	for i, e := range batch {
 		body.Messages[i] = e.Msg
 	}
