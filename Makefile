@@ -21,8 +21,8 @@ help: ## Show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
 
 build: ## Build the signaling node and the operator manager into bin/
-	$(GO) build -o $(BIN)/signaling ./cmd/signaling
-	$(GO) build -o $(BIN)/manager ./cmd/manager
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/signaling ./cmd/signaling
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/manager ./cmd/manager
 
 run: ## Run one signaling node on :8080 with the in-memory bus and a printed dev token
 	$(GO) run ./cmd/signaling --dev
