@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // outcome is how the Chat Service answered one batch.
@@ -187,11 +187,11 @@ func (l *Log) removeAll(ctx context.Context, batch []entry) bool {
 }
 
 type batchBody struct {
-	Messages []hub.ChatMessage `json:"messages"`
+	Messages []vocab.ChatMessage `json:"messages"`
 }
 
 func (l *Log) post(ctx context.Context, batch []entry) (outcome, string) {
-	body := batchBody{Messages: make([]hub.ChatMessage, len(batch))}
+	body := batchBody{Messages: make([]vocab.ChatMessage, len(batch))}
 	for i, e := range batch {
 		body.Messages[i] = e.Msg
 	}
@@ -218,7 +218,7 @@ func (l *Log) post(ctx context.Context, batch []entry) (outcome, string) {
 	return classify(resp.StatusCode), fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(snippet))
 }
 
-// classify maps a Chat Service status to what the flusher does (../shared/spec/backends.md):
+// classify maps a Chat Service status to what the flusher does (docs/backends.md §Chat Service):
 // 409 means the service already has the message, so it counts as stored.
 func classify(status int) outcome {
 	switch {

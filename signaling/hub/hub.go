@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 	"github.com/switchboard-rtc/switchboard/signaling/presence"
 	"github.com/switchboard-rtc/switchboard/signaling/protocol"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // Options configure a Hub. Zero values get the defaults in withDefaults.
@@ -24,8 +25,8 @@ type Options struct {
 	Broker          broker.Broker
 	Presence        presence.Store
 	Nodes           presence.Nodes
-	Rooms           RoomDirectory
-	Chat            ChatLog
+	Rooms           vocab.RoomDirectory
+	Chat            vocab.ChatLog
 	Metrics         *metrics.Metrics
 	Logger          *slog.Logger
 	MaxRoomSize     int           // 0 = no limit beyond the room's own maxParticipants
@@ -57,7 +58,7 @@ func (o *Options) withDefaults() {
 		}
 	}
 	if o.Rooms == nil {
-		o.Rooms = StaticRooms{Mode: ModeP2P}
+		o.Rooms = vocab.StaticRooms{Mode: vocab.ModeP2P}
 	}
 	if o.Chat == nil {
 		o.Chat = &MemoryChatLog{Keep: 200}
@@ -480,7 +481,7 @@ func (h *Hub) expireSilentMembers(now time.Time) {
 		}
 		h.log.Info("presence expired", "room", room, "user", s.User.UserID)
 		h.leave(s, room, "timeout")
-		h.sendError(s, "heartbeat", errorf(CodeNotInRoom, "you were removed from room %q: no heartbeat for %s", room, h.opts.PresenceTTL))
+		h.sendError(s, "heartbeat", vocab.Errorf(vocab.CodeNotInRoom, "you were removed from room %q: no heartbeat for %s", room, h.opts.PresenceTTL))
 	}
 }
 
@@ -607,7 +608,7 @@ func (h *Hub) forwardOrBounce(m broker.Message) {
 
 func (h *Hub) bounceUndeliverable(m broker.Message) {
 	data, _ := json.Marshal(map[string]string{
-		"code":    CodeTargetNotFound,
+		"code":    vocab.CodeTargetNotFound,
 		"message": "user " + m.User + " is not connected to room " + m.Room + " (reconnecting); the " + m.Event + " was not delivered",
 		"event":   m.Event,
 	})
@@ -630,7 +631,7 @@ func (h *Hub) forgetRouteOf(m broker.Message) {
 // The room sees no churn: presence already points at the new session.
 func (h *Hub) replaced(s *Session, room string) {
 	if h.removeLocal(s, room) {
-		h.sendError(s, "join_room", errorf(CodeReplaced, "you joined room %q from another connection", room))
+		h.sendError(s, "join_room", vocab.Errorf(vocab.CodeReplaced, "you joined room %q from another connection", room))
 	}
 }
 
