@@ -176,7 +176,7 @@ func TestCreateBuildsWiredObjectsWithOwnerReferences(t *testing.T) {
 	eventually(t, 30*time.Second, "ConfigMap, Service, PDB", func() error {
 		return errorsJoin(testClient.Get(ctx, key, cm), testClient.Get(ctx, key, svc), testClient.Get(ctx, key, pdb))
 	})
-	sc = waitCondition(t, key, v1alpha1.ConditionRedisReady, metav1.ConditionTrue, v1alpha1.ReasonRedisPingSucceeded)
+	waitCondition(t, key, v1alpha1.ConditionRedisReady, metav1.ConditionTrue, v1alpha1.ReasonRedisPingSucceeded)
 	sc = waitCondition(t, key, v1alpha1.ConditionMediaServiceHealthy, metav1.ConditionTrue, v1alpha1.ReasonMediaHealthy)
 
 	for _, obj := range []client.Object{dep, cm, svc, pdb} {
@@ -511,7 +511,7 @@ func TestMediaHealthGateFlipsConditionEventsAndRedisVerdict(t *testing.T) {
 		return v, rc.TTL(ctx, MediaHealthKey).Val()
 	}
 
-	sc = waitCondition(t, key, v1alpha1.ConditionMediaServiceHealthy, metav1.ConditionTrue, v1alpha1.ReasonMediaHealthy)
+	waitCondition(t, key, v1alpha1.ConditionMediaServiceHealthy, metav1.ConditionTrue, v1alpha1.ReasonMediaHealthy)
 	if m := nextMessage(true); m.Reason != "ok" || m.At == 0 {
 		t.Errorf("healthy message %+v", m)
 	}

@@ -34,7 +34,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/api/v1alpha1"
 )
 
-// Redis keys and channel shared with the signaling nodes (docs/operator.md, spec/backends.md).
+// Redis keys and channel shared with the signaling nodes (docs/backends.md §The operator ↔ node contract).
 const (
 	MediaHealthKey = "media:health"
 	ControlChannel = "channel:control"

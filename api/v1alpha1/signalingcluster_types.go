@@ -511,7 +511,3 @@ type SignalingClusterList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []SignalingCluster `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&SignalingCluster{}, &SignalingClusterList{})
-}

@@ -17,7 +17,7 @@ limitations under the License.
 */
 
 // Profiling-only build (go build -tags pprof): serves net/http/pprof on
-// $SIGNALING_PPROF_ADDR (e.g. 127.0.0.1:9080) for hack/loadgen/bench.sh --pprof.
+// $SIGNALING_PPROF_ADDR (e.g. 127.0.0.1:9080) for hack/bench.sh --pprof.
 // Release builds never include this file.
 package main
 
