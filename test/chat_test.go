@@ -26,24 +26,25 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 	"github.com/switchboard-rtc/switchboard/signaling/sioclient"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
-// chatService is an httptest Chat Service (../shared/spec/backends.md): it stores by id,
+// chatService is an httptest Chat Service (docs/backends.md §Chat Service): it stores by id,
 // counts the duplicates it drops, and fails, stalls or refuses on demand.
 type chatService struct {
 	*httptest.Server
 	mu     sync.Mutex
-	stored map[string]hub.ChatMessage
+	stored map[string]vocab.ChatMessage
 	dups   int
 	posts  int
 	fail   func() int // status to answer instead of storing; 0 = store
 }
 
 func newChatService(t testing.TB) *chatService {
-	s := &chatService{stored: map[string]hub.ChatMessage{}}
+	s := &chatService{stored: map[string]vocab.ChatMessage{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
-			Messages []hub.ChatMessage `json:"messages"`
+			Messages []vocab.ChatMessage `json:"messages"`
 		}
 		if r.URL.Path != "/internal/messages" || json.NewDecoder(r.Body).Decode(&body) != nil {
 			http.Error(w, "bad request", http.StatusBadRequest)
@@ -375,7 +376,7 @@ func TestChatBufferBoundAnswersRateLimitedThenDeliversEverything(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	if len(ids) != 25 || code(limited) != hub.CodeRateLimited {
+	if len(ids) != 25 || code(limited) != vocab.CodeRateLimited {
 		t.Fatalf("accepted %d of 40 (want 25), refusal %v", len(ids), limited)
 	}
 	if n := rs.Client().XLen(context.Background(), "chat:buffer:{r1}").Val(); n > 25 {
@@ -405,7 +406,7 @@ func TestChatHistoryOnJoinIsTheLatest50InOrder(t *testing.T) {
 	svc.waitStored(t, ids, 20*time.Second) // history must include already-flushed messages
 	late := nodetest.Connect(t, b.Node, "late")
 	var ack struct {
-		Chat []hub.ChatMessage `json:"chat"`
+		Chat []vocab.ChatMessage `json:"chat"`
 	}
 	if err := late.Call(nodetest.Ctx(t, 5*time.Second), "join_room", map[string]string{"roomId": "r1"}, &ack); err != nil {
 		t.Fatal(err)
@@ -430,7 +431,7 @@ func TestChatInvalidContentIsInvalidPayloadAndTheSocketStays(t *testing.T) {
 		"empty": "", "blank": "   ", "too long": strings.Repeat("x", 4001), "number": 42,
 		"object": map[string]any{"text": "hi"}, "null": nil, "array": []string{"hi"},
 	} {
-		if _, err := send(nodetest.Ctx(t, 5*time.Second), c, content); code(err) != hub.CodeInvalidPayload {
+		if _, err := send(nodetest.Ctx(t, 5*time.Second), c, content); code(err) != vocab.CodeInvalidPayload {
 			t.Errorf("%s: %v, want invalid_payload", name, err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/testutil/redisserver"
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/sioclient"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // cluster starts n nodes on one Redis.
@@ -174,7 +175,7 @@ func TestCrossNodeRoomRelayAndChat(t *testing.T) {
 	}
 	none(t, carol, "webrtc_offer", 200*time.Millisecond)
 	none(t, bob, "webrtc_ice_candidate", 10*time.Millisecond)
-	if err := alice.Call(ctx, "webrtc_offer", map[string]any{"to": "nobody", "sdp": "x"}, nil); code(err) != hub.CodeTargetNotFound {
+	if err := alice.Call(ctx, "webrtc_offer", map[string]any{"to": "nobody", "sdp": "x"}, nil); code(err) != vocab.CodeTargetNotFound {
 		t.Fatalf("offer to absent user: %v", err)
 	}
 
@@ -265,7 +266,7 @@ func TestReplaceAcrossNodes(t *testing.T) {
 	next(t, alice, "user_joined", 5*time.Second)
 	bob2 := nodetest.Connect(t, nodes[1], "bob")
 	join(t, bob2, "r1")
-	if e := next(t, bob1, "error", 5*time.Second); e["code"] != hub.CodeReplaced {
+	if e := next(t, bob1, "error", 5*time.Second); e["code"] != vocab.CodeReplaced {
 		t.Fatalf("old session got %v", e)
 	}
 	none(t, alice, "user_left", 500*time.Millisecond)
@@ -282,11 +283,8 @@ func TestCrashedNodeUsersLeaveOnce(t *testing.T) {
 	carol := nodetest.Connect(t, nodes[2], "carol")
 	join(t, alice, "r1")
 	join(t, carol, "r1")
-	var victims []*sioclient.Client
 	for _, u := range []string{"bob", "dave"} {
-		c := nodetest.Connect(t, nodes[1], u)
-		join(t, c, "r1")
-		victims = append(victims, c)
+		join(t, nodetest.Connect(t, nodes[1], u), "r1")
 	}
 	time.Sleep(300 * time.Millisecond)
 	count(alice, "user_joined", 200*time.Millisecond)
@@ -382,7 +380,7 @@ func TestRedisOutageDegradedModeAndRecovery(t *testing.T) {
 	next(t, carol, "webrtc_offer", 5*time.Second)
 	// Cross-node relay fails with a clear error instead of vanishing.
 	err := alice.Call(ctx, "webrtc_offer", map[string]any{"to": "bob", "sdp": "remote"}, nil)
-	if code(err) != hub.CodeInternal {
+	if code(err) != vocab.CodeInternal {
 		t.Fatalf("cross-node relay during the outage: %v", err)
 	}
 	// A newcomer on node a can still join with the local participants.
@@ -516,7 +514,7 @@ func TestRelayToAUserInTheReconnectWindowIsReportedBack(t *testing.T) {
 		t.Fatalf("offer: %v", err)
 	}
 	e := next(t, alice, "error", 5*time.Second)
-	if e["code"] != hub.CodeTargetNotFound || e["event"] != "webrtc_offer" {
+	if e["code"] != vocab.CodeTargetNotFound || e["event"] != "webrtc_offer" {
 		t.Fatalf("error = %v, want target_not_found for webrtc_offer", e)
 	}
 }

@@ -21,22 +21,23 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/rooms"
 	"github.com/switchboard-rtc/switchboard/signaling/sfu"
 	"github.com/switchboard-rtc/switchboard/signaling/sioclient"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
-// fakeRoomService implements GET /internal/rooms/{roomId} (shared/spec/backends.md) and
+// fakeRoomService implements GET /internal/rooms/{roomId} (docs/backends.md §Room Service) and
 // counts the calls per room. Rooms not in rooms get 404.
 type fakeRoomService struct {
 	*httptest.Server
 	mu    sync.Mutex
-	rooms map[string]hub.RoomInfo
+	rooms map[string]vocab.RoomInfo
 	calls map[string]int
 	fail  atomic.Bool // 500 for everything
 	slow  atomic.Bool // answer only when the caller gives up
 	delay time.Duration
 }
 
-func newFakeRoomService(t *testing.T, rs ...hub.RoomInfo) *fakeRoomService {
-	f := &fakeRoomService{rooms: map[string]hub.RoomInfo{}, calls: map[string]int{}}
+func newFakeRoomService(t *testing.T, rs ...vocab.RoomInfo) *fakeRoomService {
+	f := &fakeRoomService{rooms: map[string]vocab.RoomInfo{}, calls: map[string]int{}}
 	for _, r := range rs {
 		f.rooms[r.ID] = r
 	}
@@ -184,8 +185,8 @@ type sfuEnv struct {
 	media *fakeMedia
 }
 
-func newSFUEnv(t *testing.T, rs ...hub.RoomInfo) *sfuEnv {
-	rs = append(rs, hub.RoomInfo{ID: "p2p-room", Mode: hub.ModeP2P})
+func newSFUEnv(t *testing.T, rs ...vocab.RoomInfo) *sfuEnv {
+	rs = append(rs, vocab.RoomInfo{ID: "p2p-room", Mode: vocab.ModeP2P})
 	srv := redisserver.Start(t, redisserver.Options{})
 	return &sfuEnv{redis: srv, rdb: srv.Client(), rooms: newFakeRoomService(t, rs...), media: newFakeMedia(t)}
 }
@@ -270,7 +271,7 @@ var rtpParams = json.RawMessage(`{"codecs":[{"mimeType":"video/VP8","payloadType
 // TestSFUNegotiationAcrossTwoNodes runs the whole mediasoup-style negotiation for two
 // users on two nodes and checks that the Media Service saw exactly the contract's calls.
 func TestSFUNegotiationAcrossTwoNodes(t *testing.T) {
-	e := newSFUEnv(t, hub.RoomInfo{ID: "conf", Mode: hub.ModeSFU})
+	e := newSFUEnv(t, vocab.RoomInfo{ID: "conf", Mode: vocab.ModeSFU})
 	na, _ := e.node(t, "node-a", nil)
 	nb, _ := e.node(t, "node-b", nil)
 	alice := nodetest.Connect(t, na, "alice")
@@ -389,7 +390,7 @@ func TestSFUNegotiationAcrossTwoNodes(t *testing.T) {
 // TestSFUFinalDisconnectClosesThePeer: a dropped user's peer is closed after the
 // reconnection window, by the exactly-once member-gone hook.
 func TestSFUFinalDisconnectClosesThePeer(t *testing.T) {
-	e := newSFUEnv(t, hub.RoomInfo{ID: "conf", Mode: hub.ModeSFU})
+	e := newSFUEnv(t, vocab.RoomInfo{ID: "conf", Mode: vocab.ModeSFU})
 	na, _ := e.node(t, "node-a", nil)
 	nb, _ := e.node(t, "node-b", nil)
 	alice, err := sioclient.Dial(context.Background(), na.URL, sioclient.Options{Token: nodetest.Token(t, "alice")})
@@ -430,7 +431,7 @@ func jsonEqual(a, b json.RawMessage) bool {
 // Service call; the answer is cached in Redis with a TTL of at most an hour; later joins
 // make none.
 func TestRoomCacheReadThrough(t *testing.T) {
-	e := newSFUEnv(t, hub.RoomInfo{ID: "busy", Mode: hub.ModeP2P})
+	e := newSFUEnv(t, vocab.RoomInfo{ID: "busy", Mode: vocab.ModeP2P})
 	e.rooms.delay = 200 * time.Millisecond // keep the first call in flight while the others arrive
 	n, _ := e.node(t, "node-a", nil)
 	clients := make([]*sioclient.Client, 50)
@@ -460,7 +461,7 @@ func TestRoomCacheReadThrough(t *testing.T) {
 	if ttl <= 0 || ttl > time.Hour {
 		t.Fatalf("TTL of %s = %s, want (0, 1h]", rooms.Key("busy"), ttl)
 	}
-	var cached hub.RoomInfo
+	var cached vocab.RoomInfo
 	if err := json.Unmarshal([]byte(e.rdb.Get(context.Background(), rooms.Key("busy")).Val()), &cached); err != nil || cached.Mode != "p2p" {
 		t.Fatalf("cached %s = %+v (%v)", rooms.Key("busy"), cached, err)
 	}
@@ -486,7 +487,7 @@ func TestRoomServiceFailures(t *testing.T) {
 		t.Fatalf("unknown room: %v, want room_not_found", err)
 	}
 	e.rooms.mu.Lock()
-	e.rooms.rooms["later"] = hub.RoomInfo{ID: "later", Mode: hub.ModeP2P}
+	e.rooms.rooms["later"] = vocab.RoomInfo{ID: "later", Mode: vocab.ModeP2P}
 	e.rooms.mu.Unlock()
 	e.rooms.fail.Store(true)
 	err := call(t, c, "join_room", map[string]string{"roomId": "later"}, nil)
@@ -507,7 +508,7 @@ func TestRoomServiceFailures(t *testing.T) {
 
 // TestRoomFullFromRoomService: maxParticipants from the Room Service is enforced.
 func TestRoomFullFromRoomService(t *testing.T) {
-	e := newSFUEnv(t, hub.RoomInfo{ID: "tiny", Mode: hub.ModeSFU, MaxParticipants: 1})
+	e := newSFUEnv(t, vocab.RoomInfo{ID: "tiny", Mode: vocab.ModeSFU, MaxParticipants: 1})
 	n, _ := e.node(t, "node-a", nil)
 	join(t, nodetest.Connect(t, n, "alice"), "tiny")
 	if err := call(t, nodetest.Connect(t, n, "bob"), "join_room", map[string]string{"roomId": "tiny"}, nil); code(err) != "room_full" {
@@ -519,7 +520,7 @@ func TestRoomFullFromRoomService(t *testing.T) {
 // p2p room → not_sfu_room; outside a room → not_in_room; bad payloads never reach the
 // Media Service.
 func TestSFUPayloadErrors(t *testing.T) {
-	e := newSFUEnv(t, hub.RoomInfo{ID: "conf", Mode: hub.ModeSFU})
+	e := newSFUEnv(t, vocab.RoomInfo{ID: "conf", Mode: vocab.ModeSFU})
 	n, _ := e.node(t, "node-a", nil)
 	c := nodetest.Connect(t, n, "alice")
 	if err := call(t, c, "sfu_get_router_capabilities", nil, nil); code(err) != "not_in_room" {
@@ -563,7 +564,7 @@ func TestSFUPayloadErrors(t *testing.T) {
 
 // TestSFUOwnership: a user may only use the transports and consumers created for them.
 func TestSFUOwnership(t *testing.T) {
-	e := newSFUEnv(t, hub.RoomInfo{ID: "conf", Mode: hub.ModeSFU})
+	e := newSFUEnv(t, vocab.RoomInfo{ID: "conf", Mode: vocab.ModeSFU})
 	n, _ := e.node(t, "node-a", nil)
 	alice := nodetest.Connect(t, n, "alice")
 	bob := nodetest.Connect(t, n, "bob")
@@ -597,7 +598,7 @@ func TestSFUOwnership(t *testing.T) {
 // further sfu_* calls fail fast with media_unavailable without touching the Media
 // Service, the client gets an `error` event; once /health passes, calls go through again.
 func TestMediaBreakerOpensFailsFastAndRecovers(t *testing.T) {
-	e := newSFUEnv(t, hub.RoomInfo{ID: "conf", Mode: hub.ModeSFU})
+	e := newSFUEnv(t, vocab.RoomInfo{ID: "conf", Mode: vocab.ModeSFU})
 	n, svc := e.node(t, "node-a", func(o *sfu.Options) { o.DisableFallback = true })
 	c := nodetest.Connect(t, n, "alice")
 	join(t, c, "conf")
@@ -648,7 +649,7 @@ func asAck(err error, out **sioclient.AckError) bool {
 // (room_mode_changed, webrtc_* works, late joiners see p2p) and back to sfu when it
 // returns; a room of 4 stays in sfu.
 func TestP2PFallbackAndBack(t *testing.T) {
-	e := newSFUEnv(t, hub.RoomInfo{ID: "small", Mode: hub.ModeSFU}, hub.RoomInfo{ID: "big", Mode: hub.ModeSFU})
+	e := newSFUEnv(t, vocab.RoomInfo{ID: "small", Mode: vocab.ModeSFU}, vocab.RoomInfo{ID: "big", Mode: vocab.ModeSFU})
 	na, svcA := e.node(t, "node-a", func(o *sfu.Options) { o.BreakerThreshold = 1 })
 	nb, _ := e.node(t, "node-b", func(o *sfu.Options) { o.BreakerThreshold = 1 })
 	small := []*sioclient.Client{nodetest.Connect(t, na, "alice"), nodetest.Connect(t, nb, "bob"), nodetest.Connect(t, na, "carol")}
@@ -710,7 +711,7 @@ func TestP2PFallbackAndBack(t *testing.T) {
 // channel:control opens and closes the breaker of every node at once; a node that starts
 // while media:health says unhealthy starts with its breaker open.
 func TestOperatorVerdictDrivesBreakersOnAllNodes(t *testing.T) {
-	e := newSFUEnv(t, hub.RoomInfo{ID: "conf", Mode: hub.ModeSFU})
+	e := newSFUEnv(t, vocab.RoomInfo{ID: "conf", Mode: vocab.ModeSFU})
 	noFallback := func(o *sfu.Options) { o.DisableFallback = true }
 	na, svcA := e.node(t, "node-a", noFallback)
 	nb, svcB := e.node(t, "node-b", noFallback)

@@ -1,3 +1,19 @@
+/*
+Copyright 2026 The Switchboard Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package main
 
 import (
@@ -6,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,15 +62,28 @@ func drainAndStop(cfg config.Config, log *slog.Logger, srv *server.Server, h *hu
 		MaxShare: cfg.DrainMaxReconnectShare,
 		Spread:   drainSpread(cfg),
 		Jitter:   cfg.DrainReconnectJitter,
+		// Without Redis no other node can take the users over: holding their places
+		// would only delay the exit.
+		Alone: !cfg.UsesRedis(),
 	})
-	log.Info("drain finished", "sessions", res.Sessions, "closed", res.Closed, "stragglers", res.Stragglers, "took", res.Took)
+	log.Info("drain finished", "sessions", res.Sessions, "closed", res.Closed, "stragglers", res.Stragglers,
+		"windows_left", res.WindowsLeft, "took", res.Took, "since_sigterm", time.Since(start))
 
 	closeCtx, cancelClose := context.WithDeadline(context.Background(), deadline)
 	defer cancelClose()
+	// The hooks (chat flusher) and the hub's clean-up use separate Redis connections and
+	// do not depend on each other: run them side by side, so that during a Redis outage
+	// their timeouts do not add up.
+	var wg sync.WaitGroup
 	for _, f := range beforeClose {
-		f(closeCtx)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(closeCtx)
+		}()
 	}
 	h.Close(closeCtx)
+	wg.Wait()
 	_ = srv.Wait(closeCtx)
 	closeBus()
 	log.Info("stopped", "took", time.Since(start))

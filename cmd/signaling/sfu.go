@@ -1,3 +1,19 @@
+/*
+Copyright 2026 The Switchboard Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package main
 
 import (
@@ -11,13 +27,14 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 	"github.com/switchboard-rtc/switchboard/signaling/rooms"
 	"github.com/switchboard-rtc/switchboard/signaling/sfu"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // roomDirectory is the hub's room directory: the Room Service behind its cache (in Redis
 // when the node has Redis), or every room in --default-room-mode without a Room Service.
-func roomDirectory(cfg config.Config, rc redis.UniversalClient, m *metrics.Metrics, log *slog.Logger) hub.RoomDirectory {
+func roomDirectory(cfg config.Config, rc redis.UniversalClient, m *metrics.Metrics, log *slog.Logger) vocab.RoomDirectory {
 	if cfg.RoomServiceURL == "" {
-		return hub.StaticRooms{Mode: cfg.DefaultRoomMode}
+		return vocab.StaticRooms{Mode: cfg.DefaultRoomMode}
 	}
 	return rooms.New(rooms.Options{
 		ServiceURL: cfg.RoomServiceURL, Timeout: cfg.RoomServiceTimeout,
@@ -27,7 +44,7 @@ func roomDirectory(cfg config.Config, rc redis.UniversalClient, m *metrics.Metri
 
 // registerSFU adds the sfu_* events, the media circuit breaker and the P2P fallback to h;
 // call it before h.Start.
-func registerSFU(ctx context.Context, h *hub.Hub, cfg config.Config, dir hub.RoomDirectory, rc redis.UniversalClient, m *metrics.Metrics, log *slog.Logger) {
+func registerSFU(ctx context.Context, h *hub.Hub, cfg config.Config, dir vocab.RoomDirectory, rc redis.UniversalClient, m *metrics.Metrics, log *slog.Logger) {
 	svc := sfu.New(sfu.Options{
 		MediaURL:                cfg.MediaServiceURL,
 		CreateTimeout:           cfg.MediaCreateTimeout,

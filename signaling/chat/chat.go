@@ -18,8 +18,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // Options configure a Log. Zero values get the defaults in withDefaults.
@@ -107,15 +107,15 @@ func (o *Options) withDefaults() {
 type entry struct {
 	Room string
 	ID   string // the store's id: a stream entry id, or a sequence number in memory
-	Msg  hub.ChatMessage
+	Msg  vocab.ChatMessage
 }
 
 // store is where messages wait: Redis (shared by every node) or memory (this node only).
 type store interface {
 	// append records m in the room's history and, when buffer is true, in the buffer.
 	// It returns errRoomFull when the room already holds maxRoom unflushed messages.
-	append(ctx context.Context, m hub.ChatMessage, buffer bool, maxRoom int) error
-	recent(ctx context.Context, room string, n int) ([]hub.ChatMessage, error)
+	append(ctx context.Context, m vocab.ChatMessage, buffer bool, maxRoom int) error
+	recent(ctx context.Context, room string, n int) ([]vocab.ChatMessage, error)
 	// claim hands out up to max messages for this node to deliver. With others, it may
 	// also take over messages another (dead) node held for longer than the claim idle.
 	claim(ctx context.Context, max int, others bool) ([]entry, error)
@@ -125,6 +125,9 @@ type store interface {
 	release(es []entry)
 	// census counts unflushed messages and finds the oldest one's time.
 	census(ctx context.Context) (depth int, oldest time.Time, err error)
+	// outlivesNode reports whether unflushed messages stay where other nodes deliver them
+	// when this node stops (Redis), rather than dying with the process (memory).
+	outlivesNode() bool
 }
 
 var (
@@ -135,7 +138,7 @@ var (
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("chat log closed")
 
-// Log is a hub.ChatLog with durable buffering and a flusher.
+// Log is a vocab.ChatLog with durable buffering and a flusher.
 type Log struct {
 	opts    Options
 	log     *slog.Logger
@@ -147,6 +150,7 @@ type Log struct {
 	depth       atomic.Int64 // last census
 	sinceCensus atomic.Int64 // appended by this node since the last census
 	closed      atomic.Bool
+	bufferDown  atomic.Bool // the flusher's last read of the buffer failed
 
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -157,7 +161,7 @@ type Log struct {
 	closeErr  error
 }
 
-var _ hub.ChatLog = (*Log)(nil)
+var _ vocab.ChatLog = (*Log)(nil)
 
 // NewMemory returns a Log that buffers in this process's memory: what is unflushed when
 // the process dies is lost (Close delivers what it can first).
@@ -187,17 +191,17 @@ func (l *Log) Metrics() *metrics.ChatMetrics { return l.m }
 
 // Append buffers m durably (Redis: the XADD is acknowledged; memory: it is in the
 // buffer). It answers rate_limited when the sender is too fast or the buffer is full.
-func (l *Log) Append(ctx context.Context, m hub.ChatMessage) error {
+func (l *Log) Append(ctx context.Context, m vocab.ChatMessage) error {
 	if l.closed.Load() {
 		return ErrClosed
 	}
 	if !l.limiter.allow(m.SenderID, time.Now()) {
 		l.m.Refused.WithLabelValues("user_rate").Inc()
-		return hub.NewError(hub.CodeRateLimited, fmt.Sprintf("you are sending chat messages too fast: at most %g per second", l.opts.Rate))
+		return vocab.NewError(vocab.CodeRateLimited, fmt.Sprintf("you are sending chat messages too fast: at most %g per second", l.opts.Rate))
 	}
 	if l.flush && l.depth.Load()+l.sinceCensus.Load() >= int64(l.opts.MaxTotalBuffer) {
 		l.m.Refused.WithLabelValues("total_buffer").Inc()
-		return hub.NewError(hub.CodeRateLimited, "chat is paused: too many messages are waiting to be saved (the chat store is slow or down); try again shortly")
+		return vocab.NewError(vocab.CodeRateLimited, "chat is paused: too many messages are waiting to be saved (the chat store is slow or down); try again shortly")
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.opts.RedisTimeout)
 	defer cancel()
@@ -205,10 +209,10 @@ func (l *Log) Append(ctx context.Context, m hub.ChatMessage) error {
 	switch {
 	case errors.Is(err, errRoomFull):
 		l.m.Refused.WithLabelValues("room_buffer").Inc()
-		return hub.NewError(hub.CodeRateLimited, "chat in this room is paused: too many messages are waiting to be saved (the chat store is slow or down); try again shortly")
+		return vocab.NewError(vocab.CodeRateLimited, "chat in this room is paused: too many messages are waiting to be saved (the chat store is slow or down); try again shortly")
 	case errors.Is(err, errTotalFull):
 		l.m.Refused.WithLabelValues("total_buffer").Inc()
-		return hub.NewError(hub.CodeRateLimited, "chat is paused: too many messages are waiting to be saved (the chat store is slow or down); try again shortly")
+		return vocab.NewError(vocab.CodeRateLimited, "chat is paused: too many messages are waiting to be saved (the chat store is slow or down); try again shortly")
 	case err != nil:
 		return fmt.Errorf("buffer chat message: %w", err)
 	}
@@ -221,7 +225,7 @@ func (l *Log) Append(ctx context.Context, m hub.ChatMessage) error {
 
 // Recent returns up to n of the room's latest messages, oldest first; it includes
 // messages already delivered to the Chat Service.
-func (l *Log) Recent(ctx context.Context, roomID string, n int) ([]hub.ChatMessage, error) {
+func (l *Log) Recent(ctx context.Context, roomID string, n int) ([]vocab.ChatMessage, error) {
 	n = min(n, l.opts.History)
 	if n <= 0 {
 		return nil, nil
@@ -257,12 +261,30 @@ func (l *Log) Close(ctx context.Context) error {
 			<-done
 		}
 		l.cancelRun()
-		if l.flush {
-			l.closeErr = l.drain(ctx)
-			if l.closeErr != nil {
-				depth, _, _ := l.store.census(context.Background())
-				l.log.Warn("chat flusher stopped with messages still buffered", "buffered", depth, "err", l.closeErr)
+		if !l.flush {
+			return
+		}
+		if l.bufferDown.Load() && l.store.outlivesNode() {
+			// The flusher's last read of the buffer failed: Redis is unreachable, and
+			// what this node did not deliver is in it, for the other nodes.
+			l.closeErr = errBufferUnreachable
+			l.log.Warn("chat flusher stopped while Redis is unreachable; undelivered messages stay in Redis for the other nodes")
+			return
+		}
+		l.closeErr = l.drain(ctx)
+		switch {
+		case l.closeErr == nil:
+		case errors.Is(l.closeErr, errBufferUnreachable):
+			l.log.Warn("chat flusher stopped while Redis is unreachable; undelivered messages stay in Redis for the other nodes", "err", l.closeErr)
+		default:
+			cctx, cancel := context.WithTimeout(context.Background(), l.opts.RedisTimeout)
+			depth, _, err := l.store.census(cctx)
+			cancel()
+			if err != nil {
+				l.log.Warn("chat flusher stopped with messages still buffered", "err", l.closeErr)
+				return
 			}
+			l.log.Warn("chat flusher stopped with messages still buffered", "buffered", depth, "err", l.closeErr)
 		}
 	})
 	return l.closeErr

@@ -10,11 +10,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
-func msg(room, sender string, i int) hub.ChatMessage {
-	return hub.ChatMessage{ID: fmt.Sprintf("%s-%s-%06d", room, sender, i), RoomID: room, SenderID: sender,
+func msg(room, sender string, i int) vocab.ChatMessage {
+	return vocab.ChatMessage{ID: fmt.Sprintf("%s-%s-%06d", room, sender, i), RoomID: room, SenderID: sender,
 		SenderName: "Name of " + sender, Content: fmt.Sprintf("message %d", i), Timestamp: time.Now().UnixMilli()}
 }
 
@@ -33,7 +33,7 @@ func closeNow(t *testing.T, l *Log) {
 }
 
 func code(err error) string {
-	var he *hub.Error
+	var he *vocab.Error
 	if errors.As(err, &he) {
 		return he.Code
 	}
@@ -191,7 +191,7 @@ func TestBufferBoundsAnswerRateLimitedAndLoseNothing(t *testing.T) {
 				roomFull = err
 			}
 		}
-		if accepted != 20 || code(roomFull) != hub.CodeRateLimited {
+		if accepted != 20 || code(roomFull) != vocab.CodeRateLimited {
 			t.Fatalf("room bound: accepted %d (want 20), error %v", accepted, roomFull)
 		}
 		// The estimate settles on the census once a census has run after the last append.
@@ -206,7 +206,7 @@ func TestBufferBoundsAnswerRateLimitedAndLoseNothing(t *testing.T) {
 		}
 		// With Redis the total is a census plus this node's appends since: it may count a
 		// message twice for a moment (never zero times), so it can refuse slightly early.
-		if accepted > 30 || accepted < 27 || code(totalFull) != hub.CodeRateLimited {
+		if accepted > 30 || accepted < 27 || code(totalFull) != vocab.CodeRateLimited {
 			t.Fatalf("total bound: accepted %d (want 30, or a little less with Redis), error %v", accepted, totalFull)
 		}
 		svc.setFail(nil)
@@ -225,7 +225,7 @@ func TestUserRateLimit(t *testing.T) {
 	if l.Append(ctx, msg("r", "u", 1)) != nil || l.Append(ctx, msg("r", "u", 2)) != nil {
 		t.Fatal("burst refused")
 	}
-	if err := l.Append(ctx, msg("r", "u", 3)); code(err) != hub.CodeRateLimited {
+	if err := l.Append(ctx, msg("r", "u", 3)); code(err) != vocab.CodeRateLimited {
 		t.Fatalf("third message: %v, want rate_limited", err)
 	}
 }

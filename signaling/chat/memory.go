@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // memoryStore buffers in this process: the node's only copy.
@@ -15,7 +15,7 @@ type memoryStore struct {
 	maxTotal int
 
 	mu       sync.Mutex
-	history  map[string][]hub.ChatMessage
+	history  map[string][]vocab.ChatMessage
 	seq      uint64
 	pending  []memEntry // unflushed, in append order
 	inflight map[string]bool
@@ -28,11 +28,11 @@ type memEntry struct {
 }
 
 func newMemoryStore(keep, maxTotal int) *memoryStore {
-	return &memoryStore{keep: keep, maxTotal: maxTotal, history: map[string][]hub.ChatMessage{},
+	return &memoryStore{keep: keep, maxTotal: maxTotal, history: map[string][]vocab.ChatMessage{},
 		inflight: map[string]bool{}, perRoom: map[string]int{}}
 }
 
-func (s *memoryStore) append(_ context.Context, m hub.ChatMessage, buffer bool, maxRoom int) error {
+func (s *memoryStore) append(_ context.Context, m vocab.ChatMessage, buffer bool, maxRoom int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if buffer {
@@ -56,7 +56,7 @@ func (s *memoryStore) append(_ context.Context, m hub.ChatMessage, buffer bool, 
 	return nil
 }
 
-func (s *memoryStore) recent(_ context.Context, room string, n int) ([]hub.ChatMessage, error) {
+func (s *memoryStore) recent(_ context.Context, room string, n int) ([]vocab.ChatMessage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.history[room]
@@ -64,7 +64,7 @@ func (s *memoryStore) recent(_ context.Context, room string, n int) ([]hub.ChatM
 	if len(h) > n {
 		h = h[len(h)-n:]
 	}
-	return append([]hub.ChatMessage(nil), h...), nil
+	return append([]vocab.ChatMessage(nil), h...), nil
 }
 
 func (s *memoryStore) claim(_ context.Context, max int, _ bool) ([]entry, error) {
@@ -113,6 +113,8 @@ func (s *memoryStore) release(es []entry) {
 		delete(s.inflight, e.ID)
 	}
 }
+
+func (s *memoryStore) outlivesNode() bool { return false }
 
 func (s *memoryStore) census(context.Context) (int, time.Time, error) {
 	s.mu.Lock()

@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // Redis layout (docs/chat.md). The room id sits inside {…} so that, with Redis Cluster,
@@ -92,7 +92,7 @@ func NewRedis(c redis.UniversalClient, opts Options) *Log {
 	return start(opts, s)
 }
 
-func (s *redisStore) append(ctx context.Context, m hub.ChatMessage, buffer bool, maxRoom int) error {
+func (s *redisStore) append(ctx context.Context, m vocab.ChatMessage, buffer bool, maxRoom int) error {
 	data, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -126,12 +126,12 @@ func (s *redisStore) append(ctx context.Context, m hub.ChatMessage, buffer bool,
 	return nil
 }
 
-func (s *redisStore) recent(ctx context.Context, room string, n int) ([]hub.ChatMessage, error) {
+func (s *redisStore) recent(ctx context.Context, room string, n int) ([]vocab.ChatMessage, error) {
 	xs, err := s.c.XRevRangeN(ctx, historyKey(room), "+", "-", int64(n)).Result()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]hub.ChatMessage, 0, len(xs))
+	out := make([]vocab.ChatMessage, 0, len(xs))
 	for i := len(xs) - 1; i >= 0; i-- {
 		if m, ok := decode(xs[i]); ok {
 			out = append(out, m)
@@ -140,8 +140,8 @@ func (s *redisStore) recent(ctx context.Context, room string, n int) ([]hub.Chat
 	return out, nil
 }
 
-func decode(x redis.XMessage) (hub.ChatMessage, bool) {
-	var m hub.ChatMessage
+func decode(x redis.XMessage) (vocab.ChatMessage, bool) {
+	var m vocab.ChatMessage
 	raw, ok := x.Values[field].(string)
 	if !ok {
 		return m, false
@@ -345,6 +345,8 @@ func (s *redisStore) remove(ctx context.Context, es []entry) error {
 // release is a no-op: a failed batch stays pending to this node's consumer and is read
 // again (from id 0) by the next claim.
 func (s *redisStore) release([]entry) {}
+
+func (s *redisStore) outlivesNode() bool { return true }
 
 func (s *redisStore) census(ctx context.Context) (int, time.Time, error) {
 	rooms, err := s.c.SMembers(ctx, roomsKey).Result()

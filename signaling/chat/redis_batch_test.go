@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // TestConcurrentAppendsShareRoundTripsAndAllLand: many senders at once (their appends
@@ -37,7 +37,7 @@ func TestConcurrentAppendsShareRoundTripsAndAllLand(t *testing.T) {
 				switch code(err) {
 				case "<nil>":
 					accepted[room]++
-				case hub.CodeRateLimited:
+				case vocab.CodeRateLimited:
 					refused[room]++
 				default:
 					t.Errorf("append: %v", err)

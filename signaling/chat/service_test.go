@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // fakeService is an httptest Chat Service: it stores by id, counts duplicates and fails
@@ -17,7 +17,7 @@ type fakeService struct {
 	*httptest.Server
 
 	mu      sync.Mutex
-	stored  map[string]hub.ChatMessage
+	stored  map[string]vocab.ChatMessage
 	order   []string
 	dups    int
 	posts   int
@@ -27,7 +27,7 @@ type fakeService struct {
 }
 
 func newFakeService(t testing.TB) *fakeService {
-	f := &fakeService{stored: map[string]hub.ChatMessage{}}
+	f := &fakeService{stored: map[string]vocab.ChatMessage{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
@@ -49,7 +49,7 @@ func (f *fakeService) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var body struct {
-		Messages []hub.ChatMessage `json:"messages"`
+		Messages []vocab.ChatMessage `json:"messages"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)

@@ -3,26 +3,9 @@ package hub
 import (
 	"context"
 	"sync"
+
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
-
-// ChatMessage is a chat message as clients and the Chat Service see it.
-type ChatMessage struct {
-	ID         string `json:"id"`
-	RoomID     string `json:"roomId"`
-	SenderID   string `json:"senderId"`
-	SenderName string `json:"senderName"`
-	Content    string `json:"content"`
-	Timestamp  int64  `json:"timestamp"` // Unix milliseconds
-}
-
-// ChatLog stores chat messages durably before they are broadcast, and serves the recent
-// history a joining user receives.
-type ChatLog interface {
-	// Append stores m; the sender's ack is sent only after it returns nil.
-	Append(ctx context.Context, m ChatMessage) error
-	// Recent returns up to n of the room's latest messages, oldest first.
-	Recent(ctx context.Context, roomID string, n int) ([]ChatMessage, error)
-}
 
 // MemoryChatLog keeps the latest Keep messages of each room in memory (history only; no
 // persistence). It is the default when no Chat Service is configured.
@@ -30,14 +13,14 @@ type MemoryChatLog struct {
 	Keep int
 
 	mu    sync.Mutex
-	rooms map[string][]ChatMessage
+	rooms map[string][]vocab.ChatMessage
 }
 
-func (l *MemoryChatLog) Append(_ context.Context, m ChatMessage) error {
+func (l *MemoryChatLog) Append(_ context.Context, m vocab.ChatMessage) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.rooms == nil {
-		l.rooms = map[string][]ChatMessage{}
+		l.rooms = map[string][]vocab.ChatMessage{}
 	}
 	keep := l.Keep
 	if keep <= 0 {
@@ -53,7 +36,7 @@ func (l *MemoryChatLog) Append(_ context.Context, m ChatMessage) error {
 	return nil
 }
 
-func (l *MemoryChatLog) Recent(_ context.Context, roomID string, n int) ([]ChatMessage, error) {
+func (l *MemoryChatLog) Recent(_ context.Context, roomID string, n int) ([]vocab.ChatMessage, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	msgs := l.rooms[roomID]
@@ -65,5 +48,5 @@ func (l *MemoryChatLog) Recent(_ context.Context, roomID string, n int) ([]ChatM
 	if len(msgs) > n {
 		msgs = msgs[len(msgs)-n:]
 	}
-	return append([]ChatMessage(nil), msgs...), nil
+	return append([]vocab.ChatMessage(nil), msgs...), nil
 }

@@ -19,6 +19,10 @@ type DrainOptions struct {
 	Spread time.Duration
 	// Jitter is the most a client is told to wait, beyond its close, before reconnecting.
 	Jitter time.Duration
+	// Alone says no other node can take the users over (the in-memory bus): Drain then
+	// returns after the last close instead of holding reconnection windows nobody can
+	// come back to.
+	Alone bool
 }
 
 // DrainResult reports what a drain did.
@@ -27,6 +31,9 @@ type DrainResult struct {
 	Closed     int           // closed by the drain schedule
 	Stragglers int           // still open when ctx ended (closed by Close afterwards)
 	Took       time.Duration // until the last close
+	// WindowsLeft is the number of reconnection windows still open when ctx ended (their
+	// users are cleaned up by the other nodes once this one is gone).
+	WindowsLeft int
 }
 
 // Drain moves this node's clients elsewhere without a reconnect storm. It marks the node
@@ -34,17 +41,28 @@ type DrainResult struct {
 // closes the transports (not a Socket.IO DISCONNECT, so socket.io-client reconnects by
 // itself) on a jittered schedule that never exceeds MaxShare of the sockets per second.
 // Closed users keep their room membership through the reconnection window (plus Jitter,
-// the most they were told to wait before reconnecting), so a
-// reconnect through another node causes no churn. Drain returns when every socket is
-// closed and every reconnection window it started has ended, or when ctx ends.
+// the most they were told to wait before reconnecting), so a reconnect through another
+// node causes no churn. Each window is recorded as the connection is closed (window.go),
+// never left to the transport's goroutine, which may not have run yet on a busy or
+// single-CPU node. Drain returns when every socket is closed and every window it opened
+// was handed over (the user is back through another node) or has ended with the user's
+// removal, or when ctx ends.
 func (h *Hub) Drain(ctx context.Context, o DrainOptions) DrainResult {
 	start := time.Now()
 	h.drainJitter.Store(int64(o.Jitter))
 	h.draining.Store(true)
-	h.heartbeatNode(presence.NodeDraining)
-	if err := h.PublishControl(ctx, "node_draining", map[string]string{"nodeId": h.opts.NodeID}); err != nil {
+	// Both announcements side by side: when Redis hangs, their timeouts do not add up.
+	announced := make(chan struct{})
+	go func() {
+		defer close(announced)
+		h.heartbeatNode(presence.NodeDraining)
+	}()
+	actx, cancel := context.WithTimeout(ctx, h.opts.RedisTimeout)
+	if err := h.PublishControl(actx, "node_draining", map[string]string{"nodeId": h.opts.NodeID}); err != nil {
 		h.log.Warn("could not announce the drain", "err", err)
 	}
+	cancel()
+	<-announced
 
 	h.mu.RLock()
 	sessions := make([]*Session, 0, len(h.sessions))
@@ -82,20 +100,23 @@ func (h *Hub) Drain(ctx context.Context, o DrainOptions) DrainResult {
 		}
 		last = time.Now()
 		s.conn.Close("server draining")
+		h.Disconnect(s, DisconnectServer)
 		res.Closed++
 	}
 	res.Took = time.Since(start)
+	if o.Alone {
+		return res
+	}
 	// Keep the node (and its reconnection timers) alive until the users it dropped are
 	// either back elsewhere or announced gone.
 	for {
-		h.mu.RLock()
-		pending := len(h.pending)
-		h.mu.RUnlock()
-		if pending == 0 {
+		open := h.openWindows()
+		if open == 0 {
 			return res
 		}
 		select {
 		case <-ctx.Done():
+			res.WindowsLeft = open
 			return res
 		case <-time.After(50 * time.Millisecond):
 		}

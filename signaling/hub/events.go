@@ -12,15 +12,16 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/signaling/presence"
 	"github.com/switchboard-rtc/switchboard/signaling/protocol"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // handlerFunc handles one client event. It returns the ack payload on success (merged
 // into {"ok":true,…}) or a protocol error.
-type handlerFunc func(h *Hub, ctx context.Context, s *Session, payload json.RawMessage) (any, *Error)
+type handlerFunc func(h *Hub, ctx context.Context, s *Session, payload json.RawMessage) (any, *vocab.Error)
 
 // EventHandler lets other packages (SFU) add client events. It is registered by name
 // with Hub.Handle before Start.
-type EventHandler func(ctx context.Context, s *Session, payload json.RawMessage) (any, *Error)
+type EventHandler func(ctx context.Context, s *Session, payload json.RawMessage) (any, *vocab.Error)
 
 var builtinEvents = map[string]handlerFunc{
 	"join_room":            (*Hub).onJoinRoom,
@@ -51,14 +52,14 @@ func (h *Hub) HandleEvent(s *Session, name string, args []json.RawMessage, ackID
 		payload = args[0]
 	}
 	var result any
-	var perr *Error
+	var perr *vocab.Error
 	switch {
 	case !s.limiter.allow(now):
-		perr = errorf(CodeRateLimited, "too many events: at most %.0f per second", h.opts.EventRate)
+		perr = vocab.Errorf(vocab.CodeRateLimited, "too many events: at most %.0f per second", h.opts.EventRate)
 	case !known && ext == nil:
-		perr = errorf(CodeUnknownEvent, "unknown event %q", truncate(name, 64))
+		perr = vocab.Errorf(vocab.CodeUnknownEvent, "unknown event %q", truncate(name, 64))
 	case len(payload) > h.opts.MaxEventBytes:
-		perr = errorf(CodePayloadTooLarge, "payload is %d bytes; the limit is %d", len(payload), h.opts.MaxEventBytes)
+		perr = vocab.Errorf(vocab.CodePayloadTooLarge, "payload is %d bytes; the limit is %d", len(payload), h.opts.MaxEventBytes)
 	default:
 		ctx, cancel := context.WithTimeout(h.ctx, 15*time.Second)
 		if known {
@@ -98,7 +99,7 @@ func (h *Hub) sendAck(s *Session, id int64, v any) {
 	s.conn.Send(protocol.AckFrame(id, b))
 }
 
-func (h *Hub) sendError(s *Session, event string, e *Error) {
+func (h *Hub) sendError(s *Session, event string, e *vocab.Error) {
 	b, _ := json.Marshal(struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
@@ -127,19 +128,19 @@ func okPayload(result any) any {
 }
 
 // decode parses payload as a JSON object into v; a missing payload counts as {}.
-func decode(payload json.RawMessage, v any) *Error {
+func decode(payload json.RawMessage, v any) *vocab.Error {
 	if len(payload) == 0 || string(payload) == "null" {
 		payload = json.RawMessage("{}")
 	}
 	if payload[0] != '{' {
-		return errorf(CodeInvalidPayload, "payload must be a JSON object")
+		return vocab.Errorf(vocab.CodeInvalidPayload, "payload must be a JSON object")
 	}
 	if err := json.Unmarshal(payload, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return errorf(CodeInvalidPayload, "field %q must be a %s", te.Field, te.Type.String())
+			return vocab.Errorf(vocab.CodeInvalidPayload, "field %q must be a %s", te.Field, te.Type.String())
 		}
-		return errorf(CodeInvalidPayload, "payload is not valid: %v", err)
+		return vocab.Errorf(vocab.CodeInvalidPayload, "payload is not valid: %v", err)
 	}
 	return nil
 }
@@ -176,7 +177,7 @@ type userLeft struct {
 	Reason string `json:"reason"`
 }
 
-func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessage) (any, *Error) {
+func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessage) (any, *vocab.Error) {
 	var req struct {
 		RoomID string `json:"roomId"`
 	}
@@ -184,16 +185,16 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		return nil, err
 	}
 	if !validRoomID(req.RoomID) {
-		return nil, errorf(CodeInvalidPayload, "roomId must be a string of 1-128 printable characters without braces")
+		return nil, vocab.Errorf(vocab.CodeInvalidPayload, "roomId must be a string of 1-128 printable characters without braces")
 	}
 	room := req.RoomID
 	info, err := h.opts.Rooms.Lookup(ctx, room)
-	if errors.Is(err, ErrRoomNotFound) {
-		return nil, errorf(CodeRoomNotFound, "room %q does not exist", room)
+	if errors.Is(err, vocab.ErrRoomNotFound) {
+		return nil, vocab.Errorf(vocab.CodeRoomNotFound, "room %q does not exist", room)
 	}
 	if err != nil {
 		h.log.Warn("room lookup failed", "room", room, "err", err)
-		return nil, errorf(CodeInternal, "could not load room %q: the room service is unavailable; try again", room)
+		return nil, vocab.Errorf(vocab.CodeInternal, "could not load room %q: the room service is unavailable; try again", room)
 	}
 
 	if cur := s.Room(); cur != "" && cur != room {
@@ -214,7 +215,7 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 			}
 		}
 		if n >= limit {
-			return nil, errorf(CodeRoomFull, "room %q is full (%d participants)", room, limit)
+			return nil, vocab.Errorf(vocab.CodeRoomFull, "room %q is full (%d participants)", room, limit)
 		}
 	}
 
@@ -232,7 +233,7 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 	if degraded {
 		h.requestResyncLater()
 	}
-	h.cancelReconnectTimer(room, s.User.UserID)
+	h.cancelWindow(room, s.User.UserID)
 	displaced, newRoom := h.addLocal(s, room)
 	if newRoom {
 		if err := h.opts.Broker.SubscribeRoom(ctx, room); err != nil {
@@ -241,7 +242,7 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		}
 	}
 	if displaced != nil && displaced.Room() == room && displaced.clearRoomIf(room) {
-		h.sendError(displaced, "join_room", errorf(CodeReplaced, "you joined room %q from another connection", room))
+		h.sendError(displaced, "join_room", vocab.Errorf(vocab.CodeReplaced, "you joined room %q from another connection", room))
 	}
 	if prev != nil && prev.Session != s.ID && prev.NodeID != h.opts.NodeID {
 		h.publishReplace(ctx, room, s.User.UserID, prev)
@@ -277,11 +278,11 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		h.log.Warn("chat history unavailable", "room", room, "err", err)
 	}
 	if history == nil {
-		history = []ChatMessage{}
+		history = []vocab.ChatMessage{}
 	}
 	mode := info.Mode
 	if mode == "" {
-		mode = ModeP2P
+		mode = vocab.ModeP2P
 	}
 	if h.modeOverride != nil {
 		mode = h.modeOverride(room, mode)
@@ -340,7 +341,7 @@ func (h *Hub) requestResyncLater() {
 	time.AfterFunc(500*time.Millisecond, h.requestResync)
 }
 
-func (h *Hub) onLeaveRoom(_ context.Context, s *Session, payload json.RawMessage) (any, *Error) {
+func (h *Hub) onLeaveRoom(_ context.Context, s *Session, payload json.RawMessage) (any, *vocab.Error) {
 	var req struct {
 		RoomID *string `json:"roomId"`
 	}
@@ -349,7 +350,7 @@ func (h *Hub) onLeaveRoom(_ context.Context, s *Session, payload json.RawMessage
 	}
 	cur := s.Room()
 	if cur == "" || (req.RoomID != nil && *req.RoomID != cur) {
-		return nil, errorf(CodeNotInRoom, "you are not in that room")
+		return nil, vocab.Errorf(vocab.CodeNotInRoom, "you are not in that room")
 	}
 	h.leave(s, cur, "left")
 	return nil, nil
@@ -358,25 +359,25 @@ func (h *Hub) onLeaveRoom(_ context.Context, s *Session, payload json.RawMessage
 // relay builds the handler of one WebRTC relay event: {to, <field>} → the target gets
 // {roomId, from, <field>}. The relayed value is opaque JSON.
 func relay(event, field string) handlerFunc {
-	return func(h *Hub, ctx context.Context, s *Session, payload json.RawMessage) (any, *Error) {
+	return func(h *Hub, ctx context.Context, s *Session, payload json.RawMessage) (any, *vocab.Error) {
 		var req map[string]json.RawMessage
 		if err := decode(payload, &req); err != nil {
 			return nil, err
 		}
 		var to string
 		if raw, ok := req["to"]; !ok || json.Unmarshal(raw, &to) != nil || to == "" {
-			return nil, errorf(CodeInvalidPayload, "field \"to\" must be a non-empty string (a userId)")
+			return nil, vocab.Errorf(vocab.CodeInvalidPayload, "field \"to\" must be a non-empty string (a userId)")
 		}
 		value, ok := req[field]
 		if !ok || string(value) == "null" {
-			return nil, errorf(CodeInvalidPayload, "field %q is required", field)
+			return nil, vocab.Errorf(vocab.CodeInvalidPayload, "field %q is required", field)
 		}
 		room := s.Room()
 		if room == "" {
-			return nil, errorf(CodeNotInRoom, "join a room before sending %s", event)
+			return nil, vocab.Errorf(vocab.CodeNotInRoom, "join a room before sending %s", event)
 		}
 		if to == s.User.UserID {
-			return nil, errorf(CodeTargetNotFound, "cannot send %s to yourself", event)
+			return nil, vocab.Errorf(vocab.CodeTargetNotFound, "cannot send %s to yourself", event)
 		}
 		data := relayPayload(room, s.User.UserID, field, value)
 		if t := h.localMember(room, to); t != nil {
@@ -388,18 +389,18 @@ func relay(event, field string) handlerFunc {
 		if !cached {
 			m, err := h.opts.Presence.Get(ctx, room, to)
 			if err != nil {
-				return nil, errorf(CodeInternal, "cannot reach user %q: cross-node delivery is unavailable (Redis unreachable); try again", to)
+				return nil, vocab.Errorf(vocab.CodeInternal, "cannot reach user %q: cross-node delivery is unavailable (Redis unreachable); try again", to)
 			}
 			if m == nil || m.NodeID == h.opts.NodeID {
 				// Absent, or recorded here but not connected (inside the reconnection window).
-				return nil, errorf(CodeTargetNotFound, "user %q is not connected to room %q", to, room)
+				return nil, vocab.Errorf(vocab.CodeTargetNotFound, "user %q is not connected to room %q", to, room)
 			}
 			node = m.NodeID
 			h.routes.put(room, to, node, now)
 		}
 		if err := h.opts.Broker.PublishNode(ctx, node, brokerUser(room, to, s.User.UserID, event, data, h.opts.NodeID)); err != nil {
 			h.routes.forget(room, to)
-			return nil, errorf(CodeInternal, "cannot reach user %q: cross-node delivery is unavailable (Redis unreachable); try again", to)
+			return nil, vocab.Errorf(vocab.CodeInternal, "cannot reach user %q: cross-node delivery is unavailable (Redis unreachable); try again", to)
 		}
 		return nil, nil
 	}
@@ -423,7 +424,7 @@ func relayPayload(room, from, field string, value json.RawMessage) json.RawMessa
 	return json.RawMessage(b.String())
 }
 
-func (h *Hub) onChatMessage(ctx context.Context, s *Session, payload json.RawMessage) (any, *Error) {
+func (h *Hub) onChatMessage(ctx context.Context, s *Session, payload json.RawMessage) (any, *vocab.Error) {
 	var req struct {
 		Content json.RawMessage `json:"content"`
 	}
@@ -432,37 +433,37 @@ func (h *Hub) onChatMessage(ctx context.Context, s *Session, payload json.RawMes
 	}
 	var content string
 	if len(req.Content) == 0 || req.Content[0] != '"' || json.Unmarshal(req.Content, &content) != nil {
-		return nil, errorf(CodeInvalidPayload, "field \"content\" must be a string")
+		return nil, vocab.Errorf(vocab.CodeInvalidPayload, "field \"content\" must be a string")
 	}
 	if strings.TrimSpace(content) == "" {
-		return nil, errorf(CodeInvalidPayload, "field \"content\" must not be empty")
+		return nil, vocab.Errorf(vocab.CodeInvalidPayload, "field \"content\" must not be empty")
 	}
 	if n := utf8.RuneCountInString(content); n > h.opts.MaxChatLength {
-		return nil, errorf(CodeInvalidPayload, "message is %d characters; the limit is %d", n, h.opts.MaxChatLength)
+		return nil, vocab.Errorf(vocab.CodeInvalidPayload, "message is %d characters; the limit is %d", n, h.opts.MaxChatLength)
 	}
 	room := s.Room()
 	if room == "" {
-		return nil, errorf(CodeNotInRoom, "join a room before sending chat messages")
+		return nil, vocab.Errorf(vocab.CodeNotInRoom, "join a room before sending chat messages")
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return nil, errorf(CodeInternal, "could not create a message id")
+		return nil, vocab.Errorf(vocab.CodeInternal, "could not create a message id")
 	}
-	msg := ChatMessage{ID: id.String(), RoomID: room, SenderID: s.User.UserID, SenderName: s.User.Name, Content: content, Timestamp: time.Now().UnixMilli()}
+	msg := vocab.ChatMessage{ID: id.String(), RoomID: room, SenderID: s.User.UserID, SenderName: s.User.Name, Content: content, Timestamp: time.Now().UnixMilli()}
 	if err := h.opts.Chat.Append(ctx, msg); err != nil {
-		var perr *Error
+		var perr *vocab.Error
 		if errors.As(err, &perr) {
 			return nil, perr
 		}
 		h.log.Warn("chat message not stored", "room", room, "err", err)
-		return nil, errorf(CodeInternal, "the message could not be stored; it was not sent")
+		return nil, vocab.Errorf(vocab.CodeInternal, "the message could not be stored; it was not sent")
 	}
 	data, _ := json.Marshal(msg)
 	h.broadcast(room, "chat_message", data, "")
 	return map[string]any{"id": msg.ID, "timestamp": msg.Timestamp}, nil
 }
 
-func (h *Hub) onHeartbeat(ctx context.Context, s *Session, _ json.RawMessage) (any, *Error) {
+func (h *Hub) onHeartbeat(ctx context.Context, s *Session, _ json.RawMessage) (any, *vocab.Error) {
 	if room := s.Room(); room != "" {
 		if err := h.opts.Presence.Touch(ctx, room, s.User.UserID, h.opts.PresenceTTL); err != nil {
 			h.log.Debug("presence touch failed", "err", err)

@@ -7,6 +7,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/broker"
 	"github.com/switchboard-rtc/switchboard/signaling/presence"
 	"github.com/switchboard-rtc/switchboard/signaling/protocol"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // This file is the hub's surface for feature packages (SFU proxy, chat): they register
@@ -64,7 +65,7 @@ func (h *Hub) Send(s *Session, event string, payload any) error {
 }
 
 // SendError sends the `error` event to one session.
-func (h *Hub) SendError(s *Session, event string, e *Error) { h.sendError(s, event, e) }
+func (h *Hub) SendError(s *Session, event string, e *vocab.Error) { h.sendError(s, event, e) }
 
 // Members lists room's members on every node (local ones only while Redis is down).
 func (h *Hub) Members(ctx context.Context, room string) ([]presence.Member, error) {
@@ -94,9 +95,6 @@ func (h *Hub) PublishControl(ctx context.Context, event string, payload any) err
 	}
 	return h.opts.Broker.PublishControl(ctx, broker.Message{Type: broker.TypeControl, Event: event, Data: data, Origin: h.opts.NodeID})
 }
-
-// NewError builds a protocol error for feature packages.
-func NewError(code, message string) *Error { return &Error{Code: code, Message: message} }
 
 // RequestResync asks the hub to re-subscribe its rooms and re-write its local presence,
 // e.g. after the broker re-established a subscription (messages may have been missed and

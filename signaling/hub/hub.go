@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 	"github.com/switchboard-rtc/switchboard/signaling/presence"
 	"github.com/switchboard-rtc/switchboard/signaling/protocol"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // Options configure a Hub. Zero values get the defaults in withDefaults.
@@ -24,8 +25,8 @@ type Options struct {
 	Broker          broker.Broker
 	Presence        presence.Store
 	Nodes           presence.Nodes
-	Rooms           RoomDirectory
-	Chat            ChatLog
+	Rooms           vocab.RoomDirectory
+	Chat            vocab.ChatLog
 	Metrics         *metrics.Metrics
 	Logger          *slog.Logger
 	MaxRoomSize     int           // 0 = no limit beyond the room's own maxParticipants
@@ -57,7 +58,7 @@ func (o *Options) withDefaults() {
 		}
 	}
 	if o.Rooms == nil {
-		o.Rooms = StaticRooms{Mode: ModeP2P}
+		o.Rooms = vocab.StaticRooms{Mode: vocab.ModeP2P}
 	}
 	if o.Chat == nil {
 		o.Chat = &MemoryChatLog{Keep: 200}
@@ -106,8 +107,8 @@ type Hub struct {
 	mu       sync.RWMutex
 	sessions map[string]*Session
 	rooms    map[string]*localRoom // rooms with at least one local session
-	// pending holds reconnection-window timers of users who dropped, by room+user.
-	pending map[roomUser]*time.Timer
+	// pending holds the reconnection windows of users who dropped, by room+user (window.go).
+	pending map[roomUser]*window
 
 	controlHandlers []ControlHandler
 	extraEvents     map[string]EventHandler
@@ -144,7 +145,7 @@ func New(opts Options) *Hub {
 		m:        opts.Metrics,
 		sessions: map[string]*Session{},
 		rooms:    map[string]*localRoom{},
-		pending:  map[roomUser]*time.Timer{},
+		pending:  map[roomUser]*window{},
 		resync:   make(chan struct{}, 1),
 		routes:   routeCache{ttl: opts.RelayRouteTTL},
 		ctx:      ctx,
@@ -190,12 +191,7 @@ func (h *Hub) Close(ctx context.Context) {
 		}
 		h.cancel()
 		h.wg.Wait()
-		h.mu.Lock()
-		for k, t := range h.pending {
-			t.Stop()
-			delete(h.pending, k)
-		}
-		h.mu.Unlock()
+		h.stopWindows()
 		rctx, cancel := context.WithTimeout(ctx, h.opts.RedisTimeout)
 		_ = h.opts.Nodes.Remove(rctx, h.opts.NodeID)
 		cancel()
@@ -229,7 +225,10 @@ const (
 	DisconnectServer
 )
 
-// Disconnect unregisters a session whose transport is closed.
+// Disconnect unregisters a session whose transport is closed. It is idempotent: the
+// transport's goroutine calls it when its connection ends, and Drain and Close call it
+// right after closing a connection, so the user's reconnection window is recorded without
+// waiting for that goroutine to run.
 func (h *Hub) Disconnect(s *Session, why DisconnectReason) {
 	h.mu.Lock()
 	if _, ok := h.sessions[s.ID]; !ok {
@@ -248,51 +247,7 @@ func (h *Hub) Disconnect(s *Session, why DisconnectReason) {
 		h.leave(s, room, "left")
 		return
 	}
-	if !h.removeLocal(s, room) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
-	defer cancel()
-	if err := h.opts.Presence.MarkDisconnecting(ctx, room, s.User.UserID, s.ID, h.reconnectWindow()); err != nil {
-		h.log.Warn("mark disconnecting failed", "room", room, "user", s.User.UserID, "err", err)
-	}
-	h.startReconnectTimer(room, s.User.UserID, s.ID)
-}
-
-// reconnectWindow is how long a dropped user keeps their place. During a drain it also
-// covers the random wait the user was told (server_draining.reconnectInMs includes it).
-func (h *Hub) reconnectWindow() time.Duration {
-	if h.draining.Load() {
-		return h.opts.ReconnectWindow + time.Duration(h.drainJitter.Load())
-	}
-	return h.opts.ReconnectWindow
-}
-
-// startReconnectTimer removes the user when the window passes without a rejoin. The
-// presence store's session guard makes the removal exactly-once cluster-wide.
-func (h *Hub) startReconnectTimer(room, user, session string) {
-	key := roomUser{room, user}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if old := h.pending[key]; old != nil {
-		old.Stop()
-	}
-	h.pending[key] = time.AfterFunc(h.reconnectWindow(), func() {
-		h.mu.Lock()
-		delete(h.pending, key)
-		h.mu.Unlock()
-		h.removeMember(room, user, session, "disconnected")
-	})
-}
-
-func (h *Hub) cancelReconnectTimer(room, user string) {
-	key := roomUser{room, user}
-	h.mu.Lock()
-	if t := h.pending[key]; t != nil {
-		t.Stop()
-		delete(h.pending, key)
-	}
-	h.mu.Unlock()
+	h.holdPlace(s, room)
 }
 
 // removeMember removes a member (no longer connected here) from presence and, when this
@@ -415,6 +370,12 @@ func (h *Hub) removeLocal(s *Session, room string) bool {
 	if !s.clearRoomIf(room) {
 		return false
 	}
+	h.dropLocal(s, room)
+	return true
+}
+
+// dropLocal takes s, whose room was just cleared, out of room's local member set.
+func (h *Hub) dropLocal(s *Session, room string) {
 	h.mu.Lock()
 	lr := h.rooms[room]
 	last := false
@@ -434,7 +395,6 @@ func (h *Hub) removeLocal(s *Session, room string) bool {
 			h.log.Warn("unsubscribe failed", "room", room, "err", err)
 		}
 	}
-	return true
 }
 
 // leave removes s from room on purpose and tells the others.
@@ -521,7 +481,7 @@ func (h *Hub) expireSilentMembers(now time.Time) {
 		}
 		h.log.Info("presence expired", "room", room, "user", s.User.UserID)
 		h.leave(s, room, "timeout")
-		h.sendError(s, "heartbeat", errorf(CodeNotInRoom, "you were removed from room %q: no heartbeat for %s", room, h.opts.PresenceTTL))
+		h.sendError(s, "heartbeat", vocab.Errorf(vocab.CodeNotInRoom, "you were removed from room %q: no heartbeat for %s", room, h.opts.PresenceTTL))
 	}
 }
 
@@ -542,11 +502,6 @@ func (h *Hub) watchBroker() {
 			}
 			if ready && !wasReady {
 				h.requestResync()
-			}
-			if ready {
-				h.m.Redis.Degraded.Set(0)
-			} else {
-				h.m.Redis.Degraded.Set(1)
 			}
 			wasReady = ready
 		}
@@ -606,13 +561,11 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 		if m.Origin == h.opts.NodeID {
 			return
 		}
-		h.observeDelivery(m)
 		if m.Event == "user_left" || m.Event == "user_joined" {
 			h.forgetRouteOf(m)
 		}
 		h.deliverRoom(m.Room, protocol.EventFrame(m.Event, m.Data), m.Event, m.Except)
 	case broker.TypeUser:
-		h.observeDelivery(m)
 		if m.Event == "error" && m.From != "" {
 			h.routes.forget(m.Room, m.From) // a relay to From bounced: look it up again
 		}
@@ -630,6 +583,8 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 	case broker.TypeReplace:
 		if s := h.localMember(m.Room, m.User); s != nil && s.ID == m.Session {
 			h.replaced(s, m.Room)
+		} else {
+			h.windowHandedOver(m.Room, m.User, m.Session)
 		}
 	case broker.TypeControl:
 		h.onControl(m)
@@ -653,7 +608,7 @@ func (h *Hub) forwardOrBounce(m broker.Message) {
 
 func (h *Hub) bounceUndeliverable(m broker.Message) {
 	data, _ := json.Marshal(map[string]string{
-		"code":    CodeTargetNotFound,
+		"code":    vocab.CodeTargetNotFound,
 		"message": "user " + m.User + " is not connected to room " + m.Room + " (reconnecting); the " + m.Event + " was not delivered",
 		"event":   m.Event,
 	})
@@ -672,17 +627,11 @@ func (h *Hub) forgetRouteOf(m broker.Message) {
 	}
 }
 
-func (h *Hub) observeDelivery(m broker.Message) {
-	if m.SentAt > 0 {
-		h.m.Redis.DeliveryLatency.Observe(time.Since(time.Unix(0, m.SentAt)).Seconds())
-	}
-}
-
 // replaced removes a session whose user joined the same room from a newer session.
 // The room sees no churn: presence already points at the new session.
 func (h *Hub) replaced(s *Session, room string) {
 	if h.removeLocal(s, room) {
-		h.sendError(s, "join_room", errorf(CodeReplaced, "you joined room %q from another connection", room))
+		h.sendError(s, "join_room", vocab.Errorf(vocab.CodeReplaced, "you joined room %q from another connection", room))
 	}
 }
 

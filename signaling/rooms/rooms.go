@@ -1,4 +1,4 @@
-// Package rooms is the node's read-through cache of the Room Service (seed 7.2): join_room
+// Package rooms is the node's read-through cache of the Room Service (docs/backends.md §Room Service): join_room
 // asks it whether a room exists, in which mode it runs and how many may join.
 //
 // A lookup reads `room:{roomId}` from Redis (or an in-memory cache without Redis); on a miss
@@ -22,8 +22,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // DefaultTTL is how long a Room Service answer is cached.
@@ -50,7 +50,7 @@ type Options struct {
 	Logger     *slog.Logger
 }
 
-// Cache implements hub.RoomDirectory on top of the Room Service.
+// Cache implements vocab.RoomDirectory on top of the Room Service.
 type Cache struct {
 	opts   Options
 	base   string
@@ -62,11 +62,11 @@ type Cache struct {
 }
 
 type memEntry struct {
-	info    hub.RoomInfo
+	info    vocab.RoomInfo
 	expires time.Time
 }
 
-var _ hub.RoomDirectory = (*Cache)(nil)
+var _ vocab.RoomDirectory = (*Cache)(nil)
 
 // New returns a cache in front of the Room Service at opts.ServiceURL.
 func New(opts Options) *Cache {
@@ -91,9 +91,9 @@ func New(opts Options) *Cache {
 }
 
 // Lookup returns the room's description: from the cache, or from the Room Service on a
-// miss. A room the Room Service does not know gives hub.ErrRoomNotFound; a Room Service
+// miss. A room the Room Service does not know gives vocab.ErrRoomNotFound; a Room Service
 // failure with nothing cached gives an error wrapping ErrUpstream.
-func (c *Cache) Lookup(ctx context.Context, roomID string) (hub.RoomInfo, error) {
+func (c *Cache) Lookup(ctx context.Context, roomID string) (vocab.RoomInfo, error) {
 	if info, ok := c.cached(ctx, roomID); ok {
 		c.count("hit")
 		return info, nil
@@ -111,7 +111,7 @@ func (c *Cache) Lookup(ctx context.Context, roomID string) (hub.RoomInfo, error)
 		}
 		info, err := c.fetch(fctx, roomID)
 		if err != nil {
-			return hub.RoomInfo{}, err
+			return vocab.RoomInfo{}, err
 		}
 		c.store(fctx, info)
 		return info, nil
@@ -119,11 +119,11 @@ func (c *Cache) Lookup(ctx context.Context, roomID string) (hub.RoomInfo, error)
 	select {
 	case r := <-ch:
 		if r.Err != nil {
-			return hub.RoomInfo{}, r.Err
+			return vocab.RoomInfo{}, r.Err
 		}
-		return r.Val.(hub.RoomInfo), nil
+		return r.Val.(vocab.RoomInfo), nil
 	case <-ctx.Done():
-		return hub.RoomInfo{}, ctx.Err()
+		return vocab.RoomInfo{}, ctx.Err()
 	}
 }
 
@@ -146,17 +146,17 @@ func (c *Cache) count(result string) {
 
 // cached reads the cache. A Redis error counts as a miss: the Room Service is the source
 // of truth and a join should not fail only because the cache is unreachable.
-func (c *Cache) cached(ctx context.Context, roomID string) (hub.RoomInfo, bool) {
+func (c *Cache) cached(ctx context.Context, roomID string) (vocab.RoomInfo, bool) {
 	if c.opts.Redis == nil {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		e, ok := c.mem[roomID]
 		if !ok {
-			return hub.RoomInfo{}, false
+			return vocab.RoomInfo{}, false
 		}
 		if time.Now().After(e.expires) {
 			delete(c.mem, roomID)
-			return hub.RoomInfo{}, false
+			return vocab.RoomInfo{}, false
 		}
 		return e.info, true
 	}
@@ -165,18 +165,18 @@ func (c *Cache) cached(ctx context.Context, roomID string) (hub.RoomInfo, bool) 
 		if !errors.Is(err, redis.Nil) {
 			c.log.Warn("room cache read failed; asking the Room Service", "room", roomID, "err", err)
 		}
-		return hub.RoomInfo{}, false
+		return vocab.RoomInfo{}, false
 	}
-	var info hub.RoomInfo
+	var info vocab.RoomInfo
 	if err := json.Unmarshal(raw, &info); err != nil || !validMode(info.Mode) {
 		c.log.Warn("room cache entry is not valid; asking the Room Service", "room", roomID, "value", string(raw))
-		return hub.RoomInfo{}, false
+		return vocab.RoomInfo{}, false
 	}
 	info.ID = roomID
 	return info, true
 }
 
-func (c *Cache) store(ctx context.Context, info hub.RoomInfo) {
+func (c *Cache) store(ctx context.Context, info vocab.RoomInfo) {
 	if c.opts.Redis == nil {
 		c.mu.Lock()
 		c.mem[info.ID] = memEntry{info: info, expires: time.Now().Add(c.opts.TTL)}
@@ -189,45 +189,45 @@ func (c *Cache) store(ctx context.Context, info hub.RoomInfo) {
 	}
 }
 
-func (c *Cache) fetch(ctx context.Context, roomID string) (hub.RoomInfo, error) {
+func (c *Cache) fetch(ctx context.Context, roomID string) (vocab.RoomInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	u := c.base + "/internal/rooms/" + url.PathEscape(roomID)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return hub.RoomInfo{}, fmt.Errorf("room service request: %w", err)
+		return vocab.RoomInfo{}, fmt.Errorf("room service request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		c.outcome("error")
-		return hub.RoomInfo{}, fmt.Errorf("%w: GET %s: %w", ErrUpstream, u, err)
+		return vocab.RoomInfo{}, fmt.Errorf("%w: GET %s: %w", ErrUpstream, u, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
 		c.outcome("error")
-		return hub.RoomInfo{}, fmt.Errorf("%w: GET %s: reading the answer: %w", ErrUpstream, u, err)
+		return vocab.RoomInfo{}, fmt.Errorf("%w: GET %s: reading the answer: %w", ErrUpstream, u, err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		c.outcome("not_found")
-		return hub.RoomInfo{}, hub.ErrRoomNotFound
+		return vocab.RoomInfo{}, vocab.ErrRoomNotFound
 	case resp.StatusCode != http.StatusOK:
 		c.outcome("error")
-		return hub.RoomInfo{}, fmt.Errorf("%w: GET %s: HTTP %d", ErrUpstream, u, resp.StatusCode)
+		return vocab.RoomInfo{}, fmt.Errorf("%w: GET %s: HTTP %d", ErrUpstream, u, resp.StatusCode)
 	}
-	var info hub.RoomInfo
+	var info vocab.RoomInfo
 	if err := json.Unmarshal(body, &info); err != nil {
 		c.outcome("error")
-		return hub.RoomInfo{}, fmt.Errorf("%w: GET %s: undecodable answer: %w", ErrUpstream, u, err)
+		return vocab.RoomInfo{}, fmt.Errorf("%w: GET %s: undecodable answer: %w", ErrUpstream, u, err)
 	}
 	if info.Mode == "" {
-		info.Mode = hub.ModeP2P
+		info.Mode = vocab.ModeP2P
 	}
 	if !validMode(info.Mode) || info.MaxParticipants < 0 {
 		c.outcome("error")
-		return hub.RoomInfo{}, fmt.Errorf("%w: GET %s: invalid answer %s", ErrUpstream, u, body)
+		return vocab.RoomInfo{}, fmt.Errorf("%w: GET %s: invalid answer %s", ErrUpstream, u, body)
 	}
 	info.ID = roomID
 	c.outcome("ok")
@@ -240,4 +240,4 @@ func (c *Cache) outcome(o string) {
 	}
 }
 
-func validMode(m string) bool { return m == hub.ModeP2P || m == hub.ModeSFU }
+func validMode(m string) bool { return m == vocab.ModeP2P || m == vocab.ModeSFU }

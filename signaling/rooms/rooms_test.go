@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 func roomService(t *testing.T, status *atomic.Int32, calls *atomic.Int32) *httptest.Server {
@@ -43,7 +43,7 @@ func TestMemoryCacheSharesOneCallAndServesHits(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			info, err := c.Lookup(context.Background(), "r1")
-			if err != nil || info != (hub.RoomInfo{ID: "r1", Mode: "sfu", MaxParticipants: 8}) {
+			if err != nil || info != (vocab.RoomInfo{ID: "r1", Mode: "sfu", MaxParticipants: 8}) {
 				t.Errorf("lookup = %+v, %v", info, err)
 			}
 		}()
@@ -66,7 +66,7 @@ func TestUpstreamErrors(t *testing.T) {
 	url := roomService(t, &status, &calls).URL
 	c := New(Options{ServiceURL: url})
 	status.Store(404)
-	if _, err := c.Lookup(context.Background(), "gone"); !errors.Is(err, hub.ErrRoomNotFound) {
+	if _, err := c.Lookup(context.Background(), "gone"); !errors.Is(err, vocab.ErrRoomNotFound) {
 		t.Fatalf("404: %v, want ErrRoomNotFound", err)
 	}
 	status.Store(503)

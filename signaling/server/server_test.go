@@ -19,6 +19,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/server"
 	"github.com/switchboard-rtc/switchboard/signaling/sioclient"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // TestMain proves that nodes and connections leave no goroutines behind.
@@ -34,7 +35,7 @@ type joinAck struct {
 		UserID string `json:"userId"`
 		Name   string `json:"name"`
 	} `json:"participants"`
-	Chat []hub.ChatMessage `json:"chat"`
+	Chat []vocab.ChatMessage `json:"chat"`
 }
 
 func join(t *testing.T, c *sioclient.Client, room string) joinAck {
@@ -249,12 +250,12 @@ func TestJoinRelayLeave(t *testing.T) {
 	expectNoEvent(t, c, "webrtc_offer", 200*time.Millisecond)
 
 	// Target not in the room.
-	if err := a.Call(ctx, "webrtc_offer", map[string]any{"to": "nobody", "sdp": "x"}, nil); ackErrCode(err) != hub.CodeTargetNotFound {
+	if err := a.Call(ctx, "webrtc_offer", map[string]any{"to": "nobody", "sdp": "x"}, nil); ackErrCode(err) != vocab.CodeTargetNotFound {
 		t.Fatalf("offer to absent user: %v", err)
 	}
 	d := nodetest.Connect(t, n, "dave")
 	join(t, d, "other-room")
-	if err := a.Call(ctx, "webrtc_offer", map[string]any{"to": "dave", "sdp": "x"}, nil); ackErrCode(err) != hub.CodeTargetNotFound {
+	if err := a.Call(ctx, "webrtc_offer", map[string]any{"to": "dave", "sdp": "x"}, nil); ackErrCode(err) != vocab.CodeTargetNotFound {
 		t.Fatalf("offer to a user in another room: %v", err)
 	}
 
@@ -264,10 +265,10 @@ func TestJoinRelayLeave(t *testing.T) {
 	if l := expectEvent(t, a, "user_left"); l["userId"] != "bob" || l["reason"] != "left" {
 		t.Fatalf("user_left = %v", l)
 	}
-	if err := b.Call(ctx, "leave_room", map[string]any{}, nil); ackErrCode(err) != hub.CodeNotInRoom {
+	if err := b.Call(ctx, "leave_room", map[string]any{}, nil); ackErrCode(err) != vocab.CodeNotInRoom {
 		t.Fatalf("second leave: %v", err)
 	}
-	if err := b.Call(ctx, "webrtc_offer", map[string]any{"to": "alice", "sdp": "x"}, nil); ackErrCode(err) != hub.CodeNotInRoom {
+	if err := b.Call(ctx, "webrtc_offer", map[string]any{"to": "alice", "sdp": "x"}, nil); ackErrCode(err) != vocab.CodeNotInRoom {
 		t.Fatalf("offer outside a room: %v", err)
 	}
 }
@@ -300,7 +301,7 @@ func TestReplaceOnDuplicateJoin(t *testing.T) {
 	if len(ack.Participants) != 1 || ack.Participants[0].UserID != "alice" {
 		t.Fatalf("participants = %+v", ack.Participants)
 	}
-	if e := expectEvent(t, b1, "error"); e["code"] != hub.CodeReplaced {
+	if e := expectEvent(t, b1, "error"); e["code"] != vocab.CodeReplaced {
 		t.Fatalf("old socket got %v, want error replaced", e)
 	}
 	// The room sees no churn, and relays now reach the new socket only.
@@ -312,7 +313,7 @@ func TestReplaceOnDuplicateJoin(t *testing.T) {
 	if err := b1.Call(nodetest.Ctx(t, 5*time.Second), "heartbeat", nil, nil); err != nil {
 		t.Fatalf("old socket closed: %v", err)
 	}
-	if err := b1.Call(nodetest.Ctx(t, 5*time.Second), "chat_message", map[string]any{"content": "hi"}, nil); ackErrCode(err) != hub.CodeNotInRoom {
+	if err := b1.Call(nodetest.Ctx(t, 5*time.Second), "chat_message", map[string]any{"content": "hi"}, nil); ackErrCode(err) != vocab.CodeNotInRoom {
 		t.Fatalf("old socket chat: %v", err)
 	}
 	expectNoEvent(t, a, "user_joined", 100*time.Millisecond)
@@ -327,19 +328,19 @@ func TestInvalidPayloadsKeepTheSocket(t *testing.T) {
 		payload any
 		code    string
 	}{
-		{"join_room", nil, hub.CodeInvalidPayload},
-		{"join_room", "r1", hub.CodeInvalidPayload},
-		{"join_room", map[string]any{"roomId": 7}, hub.CodeInvalidPayload},
-		{"join_room", map[string]any{"roomId": ""}, hub.CodeInvalidPayload},
-		{"join_room", map[string]any{"roomId": "a{b}"}, hub.CodeInvalidPayload},
-		{"join_room", map[string]any{"roomId": strings.Repeat("x", 129)}, hub.CodeInvalidPayload},
-		{"join_room", []any{1, 2}, hub.CodeInvalidPayload},
-		{"webrtc_offer", map[string]any{"sdp": "x"}, hub.CodeInvalidPayload},
-		{"webrtc_offer", map[string]any{"to": 5, "sdp": "x"}, hub.CodeInvalidPayload},
-		{"webrtc_offer", map[string]any{"to": "bob"}, hub.CodeInvalidPayload},
-		{"webrtc_ice_candidate", map[string]any{"to": "bob", "candidate": nil}, hub.CodeInvalidPayload},
-		{"chat_message", map[string]any{"content": 5}, hub.CodeInvalidPayload},
-		{"no_such_event", map[string]any{}, hub.CodeUnknownEvent},
+		{"join_room", nil, vocab.CodeInvalidPayload},
+		{"join_room", "r1", vocab.CodeInvalidPayload},
+		{"join_room", map[string]any{"roomId": 7}, vocab.CodeInvalidPayload},
+		{"join_room", map[string]any{"roomId": ""}, vocab.CodeInvalidPayload},
+		{"join_room", map[string]any{"roomId": "a{b}"}, vocab.CodeInvalidPayload},
+		{"join_room", map[string]any{"roomId": strings.Repeat("x", 129)}, vocab.CodeInvalidPayload},
+		{"join_room", []any{1, 2}, vocab.CodeInvalidPayload},
+		{"webrtc_offer", map[string]any{"sdp": "x"}, vocab.CodeInvalidPayload},
+		{"webrtc_offer", map[string]any{"to": 5, "sdp": "x"}, vocab.CodeInvalidPayload},
+		{"webrtc_offer", map[string]any{"to": "bob"}, vocab.CodeInvalidPayload},
+		{"webrtc_ice_candidate", map[string]any{"to": "bob", "candidate": nil}, vocab.CodeInvalidPayload},
+		{"chat_message", map[string]any{"content": 5}, vocab.CodeInvalidPayload},
+		{"no_such_event", map[string]any{}, vocab.CodeUnknownEvent},
 	}
 	for _, tc := range cases {
 		if err := a.Call(ctx, tc.event, tc.payload, nil); ackErrCode(err) != tc.code {
@@ -350,13 +351,13 @@ func TestInvalidPayloadsKeepTheSocket(t *testing.T) {
 	if err := a.Emit("no_such_event", nil); err != nil {
 		t.Fatal(err)
 	}
-	if e := expectEvent(t, a, "error"); e["code"] != hub.CodeUnknownEvent || e["event"] != "no_such_event" || e["message"] == "" {
+	if e := expectEvent(t, a, "error"); e["code"] != vocab.CodeUnknownEvent || e["event"] != "no_such_event" || e["message"] == "" {
 		t.Fatalf("error event = %v", e)
 	}
 	if err := a.Emit("join_room", map[string]any{"roomId": 1}); err != nil {
 		t.Fatal(err)
 	}
-	if e := expectEvent(t, a, "error"); e["code"] != hub.CodeInvalidPayload || e["event"] != "join_room" {
+	if e := expectEvent(t, a, "error"); e["code"] != vocab.CodeInvalidPayload || e["event"] != "join_room" {
 		t.Fatalf("error event = %v", e)
 	}
 	// Still connected and working.
@@ -371,7 +372,7 @@ func TestChatMessage(t *testing.T) {
 	a := nodetest.Connect(t, n, "alice")
 	b := nodetest.Connect(t, n, "bob")
 	ctx := nodetest.Ctx(t, 10*time.Second)
-	if err := a.Call(ctx, "chat_message", map[string]any{"content": "hi"}, nil); ackErrCode(err) != hub.CodeNotInRoom {
+	if err := a.Call(ctx, "chat_message", map[string]any{"content": "hi"}, nil); ackErrCode(err) != vocab.CodeNotInRoom {
 		t.Fatalf("chat outside a room: %v", err)
 	}
 	join(t, a, "r1")
@@ -398,7 +399,7 @@ func TestChatMessage(t *testing.T) {
 		t.Fatalf("ids not increasing: %s then %s", ack.ID, ack2.ID)
 	}
 	for _, bad := range []any{"", "   ", strings.Repeat("é", 11), map[string]any{"x": 1}, nil} {
-		if err := a.Call(ctx, "chat_message", map[string]any{"content": bad}, nil); ackErrCode(err) != hub.CodeInvalidPayload {
+		if err := a.Call(ctx, "chat_message", map[string]any{"content": bad}, nil); ackErrCode(err) != vocab.CodeInvalidPayload {
 			t.Errorf("content %v: %v", bad, err)
 		}
 	}
@@ -415,7 +416,7 @@ func TestRoomFull(t *testing.T) {
 	b := nodetest.Connect(t, n, "b")
 	join(t, b, "r1")
 	err := nodetest.Connect(t, n, "c").Call(nodetest.Ctx(t, 5*time.Second), "join_room", map[string]string{"roomId": "r1"}, nil)
-	if ackErrCode(err) != hub.CodeRoomFull {
+	if ackErrCode(err) != vocab.CodeRoomFull {
 		t.Fatalf("third join: %v", err)
 	}
 	// A member re-joining (e.g. a second tab of b) is not counted twice.
@@ -429,7 +430,7 @@ func TestRateLimit(t *testing.T) {
 	limited := 0
 	for i := 0; i < 10; i++ {
 		if err := a.Call(ctx, "heartbeat", nil, nil); err != nil {
-			if ackErrCode(err) != hub.CodeRateLimited {
+			if ackErrCode(err) != vocab.CodeRateLimited {
 				t.Fatalf("heartbeat %d: %v", i, err)
 			}
 			limited++
@@ -450,7 +451,7 @@ func TestPayloadLimits(t *testing.T) {
 	ctx := nodetest.Ctx(t, 10*time.Second)
 	join(t, a, "r1")
 	err := a.Call(ctx, "webrtc_offer", map[string]any{"to": "bob", "sdp": strings.Repeat("x", 2000)}, nil)
-	if ackErrCode(err) != hub.CodePayloadTooLarge {
+	if ackErrCode(err) != vocab.CodePayloadTooLarge {
 		t.Fatalf("2 KB event: %v", err)
 	}
 	if err := a.Call(ctx, "heartbeat", nil, nil); err != nil {
@@ -622,7 +623,7 @@ func TestPresenceTimeout(t *testing.T) {
 	if l := expectEvent(t, a, "user_left"); l["userId"] != "bob" || l["reason"] != "timeout" {
 		t.Fatalf("user_left = %v", l)
 	}
-	if e := expectEvent(t, b, "error"); e["code"] != hub.CodeNotInRoom {
+	if e := expectEvent(t, b, "error"); e["code"] != vocab.CodeNotInRoom {
 		t.Fatalf("bob got %v", e)
 	}
 	expectNoEvent(t, b, "user_left", 500*time.Millisecond) // alice stays

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"time"
 
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
-// P2P fallback (seed 7.3, docs/sfu.md): while this node's breaker is open, a room in sfu
+// P2P fallback (docs/sfu.md §P2P fallback): while this node's breaker is open, a room in sfu
 // mode with at most FallbackMaxParticipants members is switched to P2P — one node raises
 // the room's shared flag and announces room_mode_changed {mode:"p2p"} to the room. When
 // the breaker closes, the nodes that saw the switch lower the flag; the one that lowers
@@ -19,9 +19,12 @@ type modeChanged struct {
 	Mode   string `json:"mode"`
 }
 
-// effectiveMode is the hub's mode override: the mode reported in join acks.
+// effectiveMode is the hub's mode override: the mode reported in join acks. It runs
+// inside a join, so it only reads: a room that qualifies for the fallback is reported as
+// p2p and the health loop is woken to raise the room's shared flag and announce the
+// switch to the whole room (a cluster-wide broadcast never rides on one user's join).
 func (s *Service) effectiveMode(room, mode string) string {
-	if mode != hub.ModeSFU || s.media == nil || s.opts.DisableFallback {
+	if mode != vocab.ModeSFU || s.media == nil || s.opts.DisableFallback {
 		return mode
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
@@ -30,12 +33,24 @@ func (s *Service) effectiveMode(room, mode string) string {
 		if open, _ := s.breaker.state(); open {
 			s.remember(room)
 		}
-		return hub.ModeP2P
+		return vocab.ModeP2P
 	}
-	if open, _ := s.breaker.state(); open && s.switchToP2P(ctx, room) {
-		return hub.ModeP2P
+	if open, _ := s.breaker.state(); !open {
+		return mode
 	}
-	return mode
+	if members, err := s.h.Members(ctx, room); err != nil || len(members) > s.opts.FallbackMaxParticipants {
+		return mode
+	}
+	s.wake()
+	return vocab.ModeP2P
+}
+
+// wake asks the health loop for a pass now instead of at its next tick.
+func (s *Service) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Service) remember(room string) {
@@ -58,7 +73,7 @@ func (s *Service) switchToP2P(ctx context.Context, room string) bool {
 	}
 	s.remember(room)
 	if raised {
-		s.announceMode(room, hub.ModeP2P)
+		s.announceMode(room, vocab.ModeP2P)
 	}
 	return true
 }
@@ -100,7 +115,7 @@ func (s *Service) updateFallback() {
 			continue
 		}
 		info, err := s.opts.Rooms.Lookup(ctx, room)
-		if err != nil || info.Mode != hub.ModeSFU {
+		if err != nil || info.Mode != vocab.ModeSFU {
 			continue
 		}
 		s.switchToP2P(ctx, room)
@@ -136,7 +151,7 @@ func (s *Service) restoreRooms() {
 		delete(s.fallback, room)
 		s.mu.Unlock()
 		if lowered {
-			s.announceMode(room, hub.ModeSFU)
+			s.announceMode(room, vocab.ModeSFU)
 		}
 	}
 }

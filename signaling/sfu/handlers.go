@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // newProducer is the sfu_new_producer event.
@@ -25,24 +26,24 @@ type producerClosed struct {
 }
 
 // sfuRoom checks that the session is in a room running in sfu mode and returns it.
-func (s *Service) sfuRoom(ctx context.Context, sess *hub.Session, event string) (string, *hub.Error) {
+func (s *Service) sfuRoom(ctx context.Context, sess *hub.Session, event string) (string, *vocab.Error) {
 	room := sess.Room()
 	if room == "" {
-		return "", hub.NewError(hub.CodeNotInRoom, fmt.Sprintf("join an sfu room before sending %s", event))
+		return "", vocab.NewError(vocab.CodeNotInRoom, fmt.Sprintf("join an sfu room before sending %s", event))
 	}
 	info, err := s.opts.Rooms.Lookup(ctx, room)
 	if err != nil {
 		s.log.Warn("room lookup failed", "room", room, "err", err)
-		return "", hub.NewError(hub.CodeInternal, fmt.Sprintf("could not load room %q: the room service is unavailable; try again", room))
+		return "", vocab.NewError(vocab.CodeInternal, fmt.Sprintf("could not load room %q: the room service is unavailable; try again", room))
 	}
-	if info.Mode != hub.ModeSFU {
-		return "", hub.NewError(hub.CodeNotSFURoom, fmt.Sprintf("room %q runs in %s mode; sfu_* events need an sfu room", room, info.Mode))
+	if info.Mode != vocab.ModeSFU {
+		return "", vocab.NewError(vocab.CodeNotSFURoom, fmt.Sprintf("room %q runs in %s mode; sfu_* events need an sfu room", room, info.Mode))
 	}
 	return room, nil
 }
 
 // ready fails fast while the Media Service cannot be used.
-func (s *Service) ready(sess *hub.Session, event string) *hub.Error {
+func (s *Service) ready(sess *hub.Session, event string) *vocab.Error {
 	if s.media == nil {
 		return s.unavailable(sess, event)
 	}
@@ -71,7 +72,7 @@ func opFor(event string) string {
 	return event
 }
 
-func (s *Service) onCapabilities(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *hub.Error) {
+func (s *Service) onCapabilities(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *vocab.Error) {
 	const event = "sfu_get_router_capabilities"
 	if _, perr := fields(payload); perr != nil {
 		return nil, perr
@@ -91,7 +92,7 @@ func (s *Service) onCapabilities(ctx context.Context, sess *hub.Session, payload
 	return map[string]any{"rtpCapabilities": orNull(a.RTPCapabilities)}, nil
 }
 
-func (s *Service) onCreateTransport(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *hub.Error) {
+func (s *Service) onCreateTransport(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *vocab.Error) {
 	const event = "sfu_create_transport"
 	f, perr := fields(payload)
 	if perr != nil {
@@ -102,7 +103,7 @@ func (s *Service) onCreateTransport(ctx context.Context, sess *hub.Session, payl
 		return nil, perr
 	}
 	if direction != "send" && direction != "recv" {
-		return nil, hub.NewError(hub.CodeInvalidPayload, `field "direction" must be "send" or "recv"`)
+		return nil, vocab.NewError(vocab.CodeInvalidPayload, `field "direction" must be "send" or "recv"`)
 	}
 	room, perr := s.sfuRoom(ctx, sess, event)
 	if perr != nil {
@@ -145,7 +146,7 @@ func (s *Service) announceExisting(ctx context.Context, sess *hub.Session, room 
 	}
 }
 
-func (s *Service) onConnectTransport(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *hub.Error) {
+func (s *Service) onConnectTransport(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *vocab.Error) {
 	const event = "sfu_connect_transport"
 	f, perr := fields(payload)
 	if perr != nil {
@@ -176,7 +177,7 @@ func (s *Service) onConnectTransport(ctx context.Context, sess *hub.Session, pay
 	return nil, nil
 }
 
-func (s *Service) onProduce(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *hub.Error) {
+func (s *Service) onProduce(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *vocab.Error) {
 	const event = "sfu_produce"
 	f, perr := fields(payload)
 	if perr != nil {
@@ -191,7 +192,7 @@ func (s *Service) onProduce(ctx context.Context, sess *hub.Session, payload json
 		return nil, perr
 	}
 	if kind != "audio" && kind != "video" {
-		return nil, hub.NewError(hub.CodeInvalidPayload, `field "kind" must be "audio" or "video"`)
+		return nil, vocab.NewError(vocab.CodeInvalidPayload, `field "kind" must be "audio" or "video"`)
 	}
 	rtp, perr := f.required("rtpParameters")
 	if perr != nil {
@@ -225,7 +226,7 @@ func (s *Service) onProduce(ctx context.Context, sess *hub.Session, payload json
 	return map[string]any{"producerId": p.ID}, nil
 }
 
-func (s *Service) onConsume(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *hub.Error) {
+func (s *Service) onConsume(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *vocab.Error) {
 	const event = "sfu_consume"
 	f, perr := fields(payload)
 	if perr != nil {
@@ -268,7 +269,7 @@ func (s *Service) onConsume(ctx context.Context, sess *hub.Session, payload json
 	}}, nil
 }
 
-func (s *Service) onResumeConsumer(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *hub.Error) {
+func (s *Service) onResumeConsumer(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *vocab.Error) {
 	const event = "sfu_resume_consumer"
 	f, perr := fields(payload)
 	if perr != nil {
@@ -299,7 +300,7 @@ func (s *Service) onResumeConsumer(ctx context.Context, sess *hub.Session, paylo
 // closes everything the peer owned and the room hears that its producers are gone.
 func (s *Service) onMemberGone(ctx context.Context, room, user, _ string) {
 	s.own.forget(owner{room, user})
-	if info, err := s.opts.Rooms.Lookup(ctx, room); err == nil && info.Mode != hub.ModeSFU {
+	if info, err := s.opts.Rooms.Lookup(ctx, room); err == nil && info.Mode != vocab.ModeSFU {
 		return
 	}
 	if s.media != nil {
@@ -331,8 +332,8 @@ func (s *Service) onMemberGone(ctx context.Context, room, user, _ string) {
 	}
 }
 
-func forbidden(what, id string) *hub.Error {
-	return hub.NewError(hub.CodeForbidden, fmt.Sprintf("%s %q was not created for you in this room", what, id))
+func forbidden(what, id string) *vocab.Error {
+	return vocab.NewError(vocab.CodeForbidden, fmt.Sprintf("%s %q was not created for you in this room", what, id))
 }
 
 func mustJSON(v any) json.RawMessage {
@@ -351,31 +352,31 @@ func orNull(r json.RawMessage) json.RawMessage {
 type payloadFields map[string]json.RawMessage
 
 // fields decodes an event payload; a missing payload counts as {}.
-func fields(payload json.RawMessage) (payloadFields, *hub.Error) {
+func fields(payload json.RawMessage) (payloadFields, *vocab.Error) {
 	if len(payload) == 0 || string(payload) == "null" {
 		return payloadFields{}, nil
 	}
 	var f payloadFields
 	if payload[0] != '{' || json.Unmarshal(payload, &f) != nil {
-		return nil, hub.NewError(hub.CodeInvalidPayload, "payload must be a JSON object")
+		return nil, vocab.NewError(vocab.CodeInvalidPayload, "payload must be a JSON object")
 	}
 	return f, nil
 }
 
-func (f payloadFields) str(name string) (string, *hub.Error) {
+func (f payloadFields) str(name string) (string, *vocab.Error) {
 	var v string
 	raw, ok := f[name]
 	if !ok || len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &v) != nil || v == "" {
-		return "", hub.NewError(hub.CodeInvalidPayload, fmt.Sprintf("field %q must be a non-empty string", name))
+		return "", vocab.NewError(vocab.CodeInvalidPayload, fmt.Sprintf("field %q must be a non-empty string", name))
 	}
 	return v, nil
 }
 
 // required returns an opaque JSON value that must be present and not null.
-func (f payloadFields) required(name string) (json.RawMessage, *hub.Error) {
+func (f payloadFields) required(name string) (json.RawMessage, *vocab.Error) {
 	raw, ok := f[name]
 	if !ok || string(raw) == "null" {
-		return nil, hub.NewError(hub.CodeInvalidPayload, fmt.Sprintf("field %q is required", name))
+		return nil, vocab.NewError(vocab.CodeInvalidPayload, fmt.Sprintf("field %q is required", name))
 	}
 	return raw, nil
 }

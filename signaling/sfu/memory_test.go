@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/testutil/nodetest"
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/sfu"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // TestSingleNodeWithoutRedis: the producer registry and the fallback flags work in
@@ -42,7 +43,7 @@ func TestSingleNodeWithoutRedis(t *testing.T) {
 	}))
 	defer media.Close()
 	svc := sfu.New(sfu.Options{MediaURL: media.URL, BreakerThreshold: 1, HealthInterval: 50 * time.Millisecond})
-	n := nodetest.Start(t, nodetest.Config{Hub: hub.Options{Rooms: hub.StaticRooms{Mode: hub.ModeSFU}},
+	n := nodetest.Start(t, nodetest.Config{Hub: hub.Options{Rooms: vocab.StaticRooms{Mode: vocab.ModeSFU}},
 		Setup: func(h *hub.Hub) { svc.Register(context.Background(), h) }})
 	t.Cleanup(svc.Close)
 	alice, bob := nodetest.Connect(t, n, "alice"), nodetest.Connect(t, n, "bob")

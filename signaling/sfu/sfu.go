@@ -1,5 +1,5 @@
 // Package sfu proxies the mediasoup-style sfu_* client events to the Media Service
-// (seed 4 and 7.3): it keeps track of which transports, producers and consumers belong to
+// (docs/backends.md §Media Service): it keeps track of which transports, producers and consumers belong to
 // whom, guards the Media Service with a circuit breaker, and switches small rooms to P2P
 // while the Media Service is unavailable. docs/sfu.md describes the behaviour.
 package sfu
@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
 // MessageUnavailable is the message of every media_unavailable error.
@@ -46,12 +47,12 @@ type Options struct {
 	// P2P fallback is re-evaluated while it is open (default 2 s).
 	HealthInterval time.Duration
 	// FallbackMaxParticipants: an sfu room with at most this many participants switches
-	// to P2P while the Media Service is unavailable (default 3, seed: "fewer than 4").
+	// to P2P while the Media Service is unavailable (default 3, i.e. "fewer than 4"; docs/sfu.md §P2P fallback).
 	FallbackMaxParticipants int
 	// DisableFallback keeps sfu rooms in sfu mode during outages.
 	DisableFallback bool
 	// Rooms tells the mode of a room (the same directory the hub uses).
-	Rooms hub.RoomDirectory
+	Rooms vocab.RoomDirectory
 	// Redis shares the producer registry, the fallback flags and the operator's verdict
 	// with the other nodes; nil keeps them in this process (single node).
 	Redis   redis.UniversalClient
@@ -79,7 +80,7 @@ func (o *Options) withDefaults() {
 		o.FallbackMaxParticipants = DefaultFallbackMax
 	}
 	if o.Rooms == nil {
-		o.Rooms = hub.StaticRooms{Mode: hub.ModeSFU}
+		o.Rooms = vocab.StaticRooms{Mode: vocab.ModeSFU}
 	}
 	if o.Metrics == nil {
 		o.Metrics = metrics.NewSFUMetrics(prometheus.NewRegistry())
@@ -100,7 +101,8 @@ type Service struct {
 	producers producerRegistry
 	flags     fallbackFlags
 
-	h      *hub.Hub
+	h      Hub
+	kick   chan struct{} // non-blocking: run the health loop's pass now
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -130,6 +132,7 @@ func New(opts Options) *Service {
 		own:      newLocalOwnership(),
 		fallback: map[string]bool{},
 		warned:   map[string]uint64{},
+		kick:     make(chan struct{}, 1),
 	}
 	if opts.MediaURL != "" {
 		s.media = newMediaClient(opts.MediaURL, opts.HTTPClient, opts.CreateTimeout, opts.CallTimeout, opts.Metrics)
@@ -144,7 +147,7 @@ func New(opts Options) *Service {
 
 // Register adds the sfu_* events and the hooks to h (before h.Start), applies the
 // operator's stored verdict and starts the health loop, which runs until Close.
-func (s *Service) Register(ctx context.Context, h *hub.Hub) {
+func (s *Service) Register(ctx context.Context, h Hub) {
 	s.h = h
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	h.Handle("sfu_get_router_capabilities", s.onCapabilities)
@@ -199,6 +202,7 @@ func (s *Service) loop() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
+		case <-s.kick:
 		}
 		open, cause := s.breaker.state()
 		if !open {
@@ -298,9 +302,9 @@ func (s *Service) closeBreaker(cause string) {
 
 // unavailable answers an sfu_* call while the Media Service cannot be used: the ack (or
 // the hub's error event) says media_unavailable, and the client also gets the `error`
-// event once per outage (seed 7.3: "Emit error to client").
-func (s *Service) unavailable(sess *hub.Session, event string) *hub.Error {
-	e := hub.NewError(hub.CodeMediaUnavailable, MessageUnavailable)
+// event once per outage (docs/sfu.md §Failures and the circuit breaker).
+func (s *Service) unavailable(sess *hub.Session, event string) *vocab.Error {
+	e := vocab.NewError(vocab.CodeMediaUnavailable, MessageUnavailable)
 	_, epoch := s.breaker.allow()
 	s.mu.Lock()
 	seen, ok := s.warned[sess.ID]
@@ -317,12 +321,12 @@ func (s *Service) unavailable(sess *hub.Session, event string) *hub.Error {
 
 // mediaError turns a failed Media Service call into the client's error and feeds the
 // breaker.
-func (s *Service) mediaError(sess *hub.Session, event string, err error) *hub.Error {
+func (s *Service) mediaError(sess *hub.Session, event string, err error) *vocab.Error {
 	var ce *ClientError
 	switch {
 	case errors.As(err, &ce):
 		s.breaker.success()
-		return hub.NewError(hub.CodeInvalidPayload, ce.Message)
+		return vocab.NewError(vocab.CodeInvalidPayload, ce.Message)
 	case errors.Is(err, ErrMediaFailure):
 		s.log.Warn("media service call failed", "event", event, "user", sess.User.UserID, "err", err)
 		if s.breaker.failure() {
@@ -331,7 +335,7 @@ func (s *Service) mediaError(sess *hub.Session, event string, err error) *hub.Er
 		return s.unavailable(sess, event)
 	default:
 		s.log.Warn("media service call abandoned", "event", event, "err", err)
-		return hub.NewError(hub.CodeInternal, "the request was abandoned before the media service answered; try again")
+		return vocab.NewError(vocab.CodeInternal, "the request was abandoned before the media service answered; try again")
 	}
 }
 

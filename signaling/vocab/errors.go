@@ -1,8 +1,8 @@
-package hub
+package vocab
 
 import "fmt"
 
-// Error codes of the protocol (shared/spec/protocol.md).
+// Error codes of the protocol (docs/protocol.md §Error codes).
 const (
 	CodeInvalidPayload   = "invalid_payload"
 	CodeUnknownEvent     = "unknown_event"
@@ -29,6 +29,9 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-func errorf(code, format string, args ...any) *Error {
+func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
+
+// NewError builds a protocol error with a fixed message.
+func NewError(code, message string) *Error { return &Error{Code: code, Message: message} }

@@ -1,0 +1,112 @@
+package hub
+
+import (
+	"context"
+	"time"
+)
+
+// A reconnection window is the time a user whose connection dropped keeps their place in
+// their room (docs/protocol.md, reconnection). This file owns the windows this node holds.
+
+// window is one dropped user's place, held by this node until the user is back (here or
+// through another node) or the window ends.
+type window struct {
+	session  string
+	deadline time.Time
+	timer    *time.Timer
+}
+
+// reconnectWindow is how long a dropped user keeps their place. During a drain it also
+// covers the random wait the user was told (server_draining.reconnectInMs includes it).
+func (h *Hub) reconnectWindow() time.Duration {
+	if h.draining.Load() {
+		return h.opts.ReconnectWindow + time.Duration(h.drainJitter.Load())
+	}
+	return h.opts.ReconnectWindow
+}
+
+// holdPlace keeps s's user in room for the reconnection window. The window is recorded
+// first, in memory and on the caller's goroutine, before any Redis call: a drain that has
+// just closed the connection counts on it being there (whatever the scheduler ran since).
+func (h *Hub) holdPlace(s *Session, room string) {
+	if !s.clearRoomIf(room) {
+		return // replaced or left meanwhile
+	}
+	d := h.reconnectWindow()
+	h.openWindow(room, s.User.UserID, s.ID, d)
+	h.dropLocal(s, room)
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
+	defer cancel()
+	if err := h.opts.Presence.MarkDisconnecting(ctx, room, s.User.UserID, s.ID, d); err != nil {
+		h.log.Warn("mark disconnecting failed", "room", room, "user", s.User.UserID, "err", err)
+	}
+}
+
+// openWindow starts the timer that removes the user when the window passes without a
+// rejoin. The presence store's session guard makes the removal exactly-once cluster-wide.
+// The window stays open until that removal (and its user_left) is done, so a drain that
+// waits for the windows never cuts an announcement short.
+func (h *Hub) openWindow(room, user, session string, d time.Duration) {
+	key := roomUser{room, user}
+	w := &window{session: session, deadline: time.Now().Add(d)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if old := h.pending[key]; old != nil {
+		old.timer.Stop()
+	}
+	h.pending[key] = w
+	w.timer = time.AfterFunc(d, func() {
+		h.removeMember(room, user, session, "disconnected")
+		h.closeWindow(key, w)
+	})
+}
+
+// closeWindow forgets w if it is still the window of key.
+func (h *Hub) closeWindow(key roomUser, w *window) {
+	h.mu.Lock()
+	if h.pending[key] == w {
+		delete(h.pending, key)
+	}
+	h.mu.Unlock()
+}
+
+// cancelWindow ends user's window in room: the user is back on this node.
+func (h *Hub) cancelWindow(room, user string) {
+	key := roomUser{room, user}
+	h.mu.Lock()
+	if w := h.pending[key]; w != nil {
+		w.timer.Stop()
+		delete(h.pending, key)
+	}
+	h.mu.Unlock()
+}
+
+// windowHandedOver ends the window of session when its user came back through another
+// node (which took over the presence record): nothing is left for this node to do.
+func (h *Hub) windowHandedOver(room, user, session string) {
+	key := roomUser{room, user}
+	h.mu.Lock()
+	if w := h.pending[key]; w != nil && w.session == session {
+		w.timer.Stop()
+		delete(h.pending, key)
+	}
+	h.mu.Unlock()
+}
+
+// openWindows is the number of windows this node still holds.
+func (h *Hub) openWindows() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.pending)
+}
+
+// stopWindows drops every window without removing its user (shutdown: the other nodes
+// clean up after this one).
+func (h *Hub) stopWindows() {
+	h.mu.Lock()
+	for k, w := range h.pending {
+		w.timer.Stop()
+		delete(h.pending, k)
+	}
+	h.mu.Unlock()
+}
