@@ -29,7 +29,7 @@ stop kube-controller-manager
 stop kube-scheduler
 if pid_alive kube-apiserver && pid_alive kubelet && pid_alive containerd; then
 	kubectl delete pods --all --all-namespaces --grace-period=0 --force --wait=false >/dev/null 2>&1
-	deadline=$((SECONDS + 30))
+	deadline=$((SECONDS + 15))
 	while ((SECONDS < deadline)); do
 		[[ -z $(ctr_k8s tasks ls -q 2>/dev/null) ]] && break
 		sleep 0.5

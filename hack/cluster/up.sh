@@ -182,7 +182,7 @@ while read -r tarball ref; do
 	[[ $tarball == /* ]] || { [[ -f $ROOT/$tarball ]] && tarball=$ROOT/$tarball || tarball=$(dirname "$IMAGES_LIST")/$tarball; }
 	[[ -f $tarball ]] || die "image tarball $tarball (listed in $IMAGES_LIST) is missing: run 'make images'"
 	ctr_k8s images import "$tarball" >>"$LOGS/images.log" 2>&1 || die "importing $tarball failed (see $LOGS/images.log)"
-	ctr_k8s images ls -q | grep -qxF "$ref" || die "$tarball did not import as $ref (got: $(ctr_k8s images ls -q | tr '\n' ' '))"
+	ctr_k8s images ls -q | grep -xF "$ref" >/dev/null || die "$tarball did not import as $ref (got: $(ctr_k8s images ls -q | tr '\n' ' '))"
 done <"$IMAGES_LIST"
 log "images imported in $((SECONDS - T_IMAGES))s: $(awk '{print $2}' "$IMAGES_LIST" | tr '\n' ' ')"
 

@@ -94,30 +94,39 @@ func (s *userPath) usersLeaveOnce(t *testing.T, name string, kill func(victim co
 			Ms     int64
 			Reason string
 		}
+		Disconnected     map[string]int64
 		WatcherConnected bool
 	}
 	line := n.next(time.Minute)
 	if err := json.Unmarshal([]byte(line), &res); err != nil {
 		t.Fatalf("watch result %q: %v", line, err)
 	}
-	var worst int64
+	// A drain closes its sockets spread over up to 10 s (docs/operations.md, "Drain on SIGTERM")
+	// and keeps each dropped user's place for the reconnection window, so the bound applies from
+	// the moment a user's connection dropped; the time from the kill is reported as well.
+	var worstFromKill, worstFromDrop int64
 	for _, v := range victims {
 		got := res.Left[v.User]
 		if len(got) != 1 {
 			t.Errorf("%s: %s's user_left seen %d times, want exactly once (%v)", name, v.User, len(got), got)
 			continue
 		}
-		if got[0].Ms > worst {
-			worst = got[0].Ms
+		drop, ok := res.Disconnected[v.User]
+		if !ok || drop < 0 {
+			t.Errorf("%s: %s's connection did not drop after the kill", name, v.User)
+			continue
 		}
-		if time.Duration(got[0].Ms)*time.Millisecond > userGoneBound {
-			t.Errorf("%s: %s reported gone after %d ms, want within %s", name, v.User, got[0].Ms, userGoneBound)
+		worstFromKill = max(worstFromKill, got[0].Ms)
+		worstFromDrop = max(worstFromDrop, got[0].Ms-drop)
+		if time.Duration(got[0].Ms-drop)*time.Millisecond > userGoneBound {
+			t.Errorf("%s: %s reported gone %d ms after the connection dropped, want within %s", name, v.User, got[0].Ms-drop, userGoneBound)
 		}
 	}
 	if !res.WatcherConnected {
 		t.Errorf("%s: the watcher on another pod lost its connection", name)
 	}
-	s.record(t, "user_left_after_"+name+"_max_ms", "%d", worst)
+	s.record(t, "user_left_after_"+name+"_max_ms_from_kill", "%d", worstFromKill)
+	s.record(t, "user_left_after_"+name+"_max_ms_from_drop", "%d", worstFromDrop)
 	s.record(t, "user_left_after_"+name+"_reasons", "%v", res.Left)
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ type readyWatch struct {
 	min      int
 	exits    map[string]int32 // pod → exit code of its signaling container, once terminated
 	stop     func()
+	stopped  atomic.Bool
 	done     chan struct{}
 	watchErr error
 }
@@ -43,6 +45,9 @@ func (s *userPath) watchReady(t *testing.T) *readyWatch {
 		for ev := range w.ResultChan() {
 			p, ok := ev.Object.(*corev1.Pod)
 			if !ok {
+				if rw.stopped.Load() {
+					continue // the stream closing after Stop
+				}
 				rw.watchErr = fmt.Errorf("watch event %s: %v", ev.Type, ev.Object)
 				continue
 			}
@@ -74,6 +79,7 @@ func (s *userPath) watchReady(t *testing.T) *readyWatch {
 }
 
 func (rw *readyWatch) finish() (minReady int, exits map[string]int32, err error) {
+	rw.stopped.Store(true)
 	rw.stop()
 	<-rw.done
 	return rw.min, rw.exits, rw.watchErr

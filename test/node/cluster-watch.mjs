@@ -1,6 +1,7 @@
 // Step 5 of test/cluster: users on one pod (connected to its pod IP, without reconnection, so they
 // stay gone) and a watcher on another pod in the same room. The Go test then deletes the pod or
-// SIGKILLs its container; the watcher must hear each victim's user_left exactly once, in time.
+// SIGKILLs its container; the watcher must hear each victim's user_left exactly once, in time
+// (measured from the kill and from the moment each victim's connection dropped).
 // Env: WATCH_URL, VICTIM_URL, ROOM, TOKEN_WATCHER, VICTIM_TOKENS (JSON [{user, token}]).
 // Commands: "go" (sent right after the kill). Reports: {phase:"ready"}, {phase:"result", ...}.
 import { connect, connected, command, env, once, report, sleep } from "./cluster-lib.mjs";
@@ -18,10 +19,12 @@ watcher.on("user_left", (e) => {
   (left[e.userId] ||= []).push({ ms: t0 ? Date.now() - t0 : -1, reason: e.reason });
 });
 
+const disconnected = {}; // user -> ms after the kill when their connection dropped
 const sockets = [];
 for (const { user, token } of victims) {
   const s = connect(env("VICTIM_URL"), token, { reconnection: false });
   sockets.push(s);
+  s.on("disconnect", () => (disconnected[user] = t0 ? Date.now() - t0 : -1));
   await connected(s);
   const joined = once(watcher, "user_joined");
   if (!(await s.emitWithAck("join_room", { roomId: room })).ok) throw new Error(`${user} join failed`);
@@ -37,6 +40,6 @@ const deadline = t0 + 30000;
 while (Date.now() < deadline && !victims.every((v) => left[v.user])) await sleep(50);
 await sleep(5000); // a duplicate user_left would arrive in this time
 clearInterval(beat);
-report({ phase: "result", left, watcherConnected: watcher.connected });
+report({ phase: "result", left, disconnected, watcherConnected: watcher.connected });
 watcher.disconnect();
 process.exit(0);
