@@ -624,7 +624,8 @@ func TestManagedRedisObjects(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
 	createSecret(t, ns, "jwt", map[string]string{"public.pem": testPEM})
-	startManager(t, ns, testOptions)
+	// The Service name resolves only inside a cluster: here it leads nowhere.
+	startManager(t, ns, testOptions, serviceDNS(map[string]string{"sig-redis." + ns + ".svc:6379": closedAddr(t)}))
 	sc := newCluster(ns, "sig", "", "")
 	sc.Spec.Redis = v1alpha1.RedisSpec{Managed: true}
 	if err := testClient.Create(ctx, sc); err != nil {
@@ -635,7 +636,7 @@ func TestManagedRedisObjects(t *testing.T) {
 	eventually(t, 30*time.Second, "managed Redis", func() error {
 		return errorsJoin(testClient.Get(ctx, key, dep), testClient.Get(ctx, key, svc))
 	})
-	sc = waitCondition(t, client.ObjectKeyFromObject(sc), v1alpha1.ConditionRedisReady, metav1.ConditionFalse, v1alpha1.ReasonManagedRedisNotReady)
+	sc = waitCondition(t, client.ObjectKeyFromObject(sc), v1alpha1.ConditionRedisReady, metav1.ConditionFalse, v1alpha1.ReasonRedisNodesNotReady)
 	assertControlledBy(t, dep, sc)
 	assertControlledBy(t, svc, sc)
 	if dep.Spec.Template.Spec.Containers[0].Image != testOptions.RedisImage || svc.Spec.Ports[0].Port != 6379 {

@@ -140,14 +140,7 @@ func setRedisReadyCondition(st *v1alpha1.SignalingClusterStatus, sc *v1alpha1.Si
 		setCondition(st, sc, in.Now, v1alpha1.ConditionRedisReady, metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound,
 			fmt.Sprintf("Redis password Secret %s/%s not found", sc.Spec.Redis.PasswordSecretRef.Name, sc.Spec.Redis.PasswordSecretRef.Key))
 	case sc.Spec.Redis.Managed:
-		rd := in.RedisDeployment
-		if rd != nil && rd.Status.AvailableReplicas > 0 {
-			setCondition(st, sc, in.Now, v1alpha1.ConditionRedisReady, metav1.ConditionTrue, v1alpha1.ReasonManagedRedisNotChecked,
-				"the managed Redis Deployment has an available pod")
-		} else {
-			setCondition(st, sc, in.Now, v1alpha1.ConditionRedisReady, metav1.ConditionFalse, v1alpha1.ReasonManagedRedisNotReady,
-				"the managed Redis Deployment has no available pod yet")
-		}
+		setManagedRedisReady(st, sc, in)
 	case in.Snapshot == nil || in.Snapshot.Redis == nil:
 		// No check has completed since the manager started: keep what was recorded before.
 		if meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionRedisReady) == nil {
@@ -233,8 +226,10 @@ func setDegradedCondition(st *v1alpha1.SignalingClusterStatus, sc *v1alpha1.Sign
 	if len(in.MissingSecrets) > 0 {
 		add(v1alpha1.ReasonSecretNotFound, "missing Secret keys: "+strings.Join(in.MissingSecrets, ", "))
 	}
+	// A managed Redis counts once signaling pods exist: until then nothing needs to reach it.
+	podsExist := in.Deployment != nil && in.Deployment.Status.Replicas > 0
 	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionRedisReady); c != nil && c.Status == metav1.ConditionFalse &&
-		!in.PasswordMissing && !sc.Spec.Redis.Managed {
+		!in.PasswordMissing && (!sc.Spec.Redis.Managed || podsExist) {
 		add("Redis"+c.Reason, "Redis: "+c.Message)
 	}
 	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionMediaServiceHealthy); c != nil && c.Status == metav1.ConditionFalse {

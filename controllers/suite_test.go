@@ -107,7 +107,8 @@ type testManager struct {
 }
 
 // startManager runs the same wiring as cmd/manager, scoped to ns, with leader election off.
-func startManager(t testing.TB, ns string, opts Options) *testManager {
+// tweaks adjust the health monitor before it starts (e.g. its Redis dialer).
+func startManager(t testing.TB, ns string, opts Options, tweaks ...func(*Monitor)) *testManager {
 	t.Helper()
 	mo := ManagerOptions(ManagerConfig{Namespace: ns, MetricsAddr: "0", ProbeAddr: "0"})
 	mo.Controller.SkipNameValidation = ptr.To(true)
@@ -116,6 +117,9 @@ func startManager(t testing.TB, ns string, opts Options) *testManager {
 		t.Fatalf("manager: %v", err)
 	}
 	mon := NewMonitor()
+	for _, f := range tweaks {
+		f(mon)
+	}
 	r, err := SetupWithManager(mgr, SetupConfig{Options: opts, Monitor: mon, MaxConcurrentReconciles: 4})
 	if err != nil {
 		t.Fatalf("setup: %v", err)
