@@ -689,7 +689,7 @@ func TestManagerRestartWritesNothingToUnchangedObjects(t *testing.T) {
 			t.Errorf("restart wrote to an unchanged object: %s -> %s", before[i], after[i])
 		}
 	}
-	if w := second.Reconciler.Writes(); w != 0 {
+	if w := second.Writes(); w != 0 {
 		t.Errorf("restarted manager made %d writes", w)
 	}
 }
