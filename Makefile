@@ -4,7 +4,8 @@
 #   make test    every test: Go unit + integration (real redis-server), envtest,
 #                socket.io-client, chart checks. Builds the tools it needs into bin/ once.
 #
-# Concern-specific targets live in hack/mk/*.mk and add themselves to TEST_TARGETS.
+# Concern-specific targets live in hack/mk/*.mk and add themselves to TEST_TARGETS;
+# `make lint` (hack/mk/lint.mk) runs first.
 
 SHELL := /usr/bin/env bash -o pipefail
 GO ?= go
@@ -13,28 +14,18 @@ export GOFLAGS ?= -buildvcs=false
 
 TEST_TARGETS :=
 
-.PHONY: all build run test lint fmt vet clean help
+.PHONY: all build run test clean help
 all: build
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
 
 build: ## Build the signaling node and the operator manager into bin/
-	$(GO) build -o $(BIN)/signaling ./cmd/signaling
-	$(GO) build -o $(BIN)/manager ./cmd/manager
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/signaling ./cmd/signaling
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/manager ./cmd/manager
 
 run: ## Run one signaling node on :8080 with the in-memory bus and a printed dev token
 	$(GO) run ./cmd/signaling --dev
-
-fmt: ## gofmt every Go file
-	gofmt -w $$(git ls-files -co --exclude-standard '*.go')
-
-vet:
-	$(GO) vet ./...
-
-lint: vet ## gofmt check + go vet
-	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
-	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 include $(wildcard hack/mk/*.mk)
 

@@ -1,3 +1,19 @@
+/*
+Copyright 2026 The Switchboard Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package controllers
 
 import (
@@ -161,7 +177,7 @@ func TestCreateBuildsWiredObjectsWithOwnerReferences(t *testing.T) {
 	eventually(t, 30*time.Second, "ConfigMap, Service, PDB", func() error {
 		return errorsJoin(testClient.Get(ctx, key, cm), testClient.Get(ctx, key, svc), testClient.Get(ctx, key, pdb))
 	})
-	sc = waitCondition(t, key, v1alpha1.ConditionRedisReady, metav1.ConditionTrue, v1alpha1.ReasonRedisPingSucceeded)
+	waitCondition(t, key, v1alpha1.ConditionRedisReady, metav1.ConditionTrue, v1alpha1.ReasonRedisPingSucceeded)
 	sc = waitCondition(t, key, v1alpha1.ConditionMediaServiceHealthy, metav1.ConditionTrue, v1alpha1.ReasonMediaHealthy)
 
 	for _, obj := range []client.Object{dep, cm, svc, pdb} {
@@ -496,7 +512,7 @@ func TestMediaHealthGateFlipsConditionEventsAndRedisVerdict(t *testing.T) {
 		return v, rc.TTL(ctx, contract.MediaHealthKey).Val()
 	}
 
-	sc = waitCondition(t, key, v1alpha1.ConditionMediaServiceHealthy, metav1.ConditionTrue, v1alpha1.ReasonMediaHealthy)
+	waitCondition(t, key, v1alpha1.ConditionMediaServiceHealthy, metav1.ConditionTrue, v1alpha1.ReasonMediaHealthy)
 	if m := nextMessage(true); m.Reason != "ok" || m.At == 0 {
 		t.Errorf("healthy message %+v", m)
 	}

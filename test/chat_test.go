@@ -29,7 +29,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
-// chatService is an httptest Chat Service (../shared/spec/backends.md): it stores by id,
+// chatService is an httptest Chat Service (docs/backends.md §Chat Service): it stores by id,
 // counts the duplicates it drops, and fails, stalls or refuses on demand.
 type chatService struct {
 	*httptest.Server

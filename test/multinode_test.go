@@ -283,11 +283,8 @@ func TestCrashedNodeUsersLeaveOnce(t *testing.T) {
 	carol := nodetest.Connect(t, nodes[2], "carol")
 	join(t, alice, "r1")
 	join(t, carol, "r1")
-	var victims []*sioclient.Client
 	for _, u := range []string{"bob", "dave"} {
-		c := nodetest.Connect(t, nodes[1], u)
-		join(t, c, "r1")
-		victims = append(victims, c)
+		join(t, nodetest.Connect(t, nodes[1], u), "r1")
 	}
 	time.Sleep(300 * time.Millisecond)
 	count(alice, "user_joined", 200*time.Millisecond)

@@ -25,7 +25,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
-// fakeRoomService implements GET /internal/rooms/{roomId} (shared/spec/backends.md) and
+// fakeRoomService implements GET /internal/rooms/{roomId} (docs/backends.md §Room Service) and
 // counts the calls per room. Rooms not in rooms get 404.
 type fakeRoomService struct {
 	*httptest.Server

@@ -1,3 +1,19 @@
+/*
+Copyright 2026 The Switchboard Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 // Command manager runs the Switchboard operator: the SignalingCluster controller and the
 // media-service health gate.
 package main
@@ -10,12 +26,18 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/switchboard-rtc/switchboard/controllers"
+	"github.com/switchboard-rtc/switchboard/internal/version"
 )
 
-// DefaultSignalingImage is used for SignalingClusters without spec.image.
-const DefaultSignalingImage = "ghcr.io/switchboard-rtc/signaling:latest"
+// SignalingImageRepository is where the signaling node images are published.
+const SignalingImageRepository = "ghcr.io/switchboard-rtc/signaling"
+
+// DefaultSignalingImage is used for SignalingClusters without spec.image: the signaling node of
+// the manager's own release (the version is linked in by the Makefile; "dev" otherwise).
+var DefaultSignalingImage = SignalingImageRepository + ":" + version.Version
 
 // DefaultRedisImage runs managed Redis instances.
 const DefaultRedisImage = "redis:7.4-alpine"
@@ -31,6 +53,7 @@ type config struct {
 	ProbeAddr               string
 	Namespace               string
 	MaxConcurrentReconciles int
+	PrintVersion            bool
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
@@ -44,6 +67,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.StringVar(&c.Namespace, "namespace", "", "watch only this namespace (default: all namespaces)")
 	fs.IntVar(&c.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "SignalingClusters reconciled in parallel")
+	fs.BoolVar(&c.PrintVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -76,8 +100,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	if c.PrintVersion {
+		fmt.Println(version.String("manager"))
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	metrics.Registry.MustRegister(version.BuildInfo())
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), managerOptions(c))
 	if err != nil {
@@ -99,7 +128,7 @@ func main() {
 		log.Error(err, "adding ready check")
 		os.Exit(1)
 	}
-	log.Info("starting manager", "namespace", c.Namespace, "leaderElection", c.LeaderElect, "signalingImage", c.SignalingImage)
+	log.Info("starting manager", "version", version.Version, "revision", version.Revision, "namespace", c.Namespace, "leaderElection", c.LeaderElect, "signalingImage", c.SignalingImage)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "manager exited")
 		os.Exit(1)

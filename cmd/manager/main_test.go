@@ -1,9 +1,27 @@
+/*
+Copyright 2026 The Switchboard Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package main
 
 import (
 	"flag"
 	"io"
 	"testing"
+
+	"github.com/switchboard-rtc/switchboard/internal/version"
 )
 
 func TestDefaultFlags(t *testing.T) {
@@ -40,5 +58,15 @@ func TestNamespaceScopeAndFlags(t *testing.T) {
 	fs.SetOutput(io.Discard)
 	if _, err := parseFlags(fs, []string{"--signaling-image="}); err == nil {
 		t.Error("empty image accepted")
+	}
+}
+
+func TestDefaultSignalingImageIsTheManagersRelease(t *testing.T) {
+	if want := SignalingImageRepository + ":" + version.Version; DefaultSignalingImage != want {
+		t.Errorf("DefaultSignalingImage = %q, want %q", DefaultSignalingImage, want)
+	}
+	c, err := parseFlags(flag.NewFlagSet("manager", flag.ContinueOnError), []string{"--version"})
+	if err != nil || !c.PrintVersion {
+		t.Errorf("--version: %+v, %v", c, err)
 	}
 }

@@ -1,3 +1,19 @@
+/*
+Copyright 2026 The Switchboard Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 // Command signaling runs one Switchboard signaling node.
 //
 //	signaling --dev                       # local try-out: in-memory bus, generated keys, printed tokens
@@ -23,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/internal/version"
 	"github.com/switchboard-rtc/switchboard/signaling/auth"
 	"github.com/switchboard-rtc/switchboard/signaling/config"
 	"github.com/switchboard-rtc/switchboard/signaling/demo"
@@ -32,6 +49,12 @@ import (
 )
 
 func main() {
+	// Checked before parsing: every flag is also a SIGNALING_* variable, and no environment
+	// variable should be able to turn the server into a version printer.
+	if version.Requested(os.Args[1:]) {
+		fmt.Println(version.String("signaling"))
+		return
+	}
 	cfg, err := config.Parse(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -115,7 +138,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
-	log.Info("signaling node listening", "addr", ln.Addr().String(), "redis", cfg.UsesRedis())
+	log.Info("signaling node listening", "addr", ln.Addr().String(), "redis", cfg.UsesRedis(), "version", version.Version)
 	if devKeys != nil {
 		printDevBanner(out, ln.Addr().String(), cfg, devKeys)
 	}

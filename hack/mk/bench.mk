@@ -12,19 +12,19 @@ BENCH_DURATION ?= 10s
 TEST_TARGETS += test-loadgen
 
 loadgen: ## Build the load generator into bin/loadgen (loadgen --help)
-	$(GO) build -o $(LOADGEN) ./hack/loadgen
+	$(GO) build -o $(LOADGEN) ./cmd/loadgen
 
 test-loadgen: ## Load generator self-test: 20 clients against an in-process node (a few seconds)
-	$(GO) test -race -count=1 -timeout 2m ./hack/loadgen/
+	$(GO) test -race -count=1 -timeout 2m ./cmd/loadgen/
 
 bench-micro: ## Micro-benchmarks: codec encode/decode, memory broker publish, hub room fan-out, loopback delivery floor
 	$(GO) test -count=1 -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./signaling/protocol/ ./signaling/hub/
 	$(GO) test -count=1 -run '^$$' -bench 'BenchmarkMemory' -benchmem -benchtime $(BENCHTIME) ./signaling/broker/
 	$(GO) test -count=1 -run '^$$' -bench 'BenchmarkLoopbackDelivery' -benchtime 1000000x ./signaling/server/
 
-bench-scenario: ## Short load runs on one node: chat fan-out, relay, join storm (hack/loadgen/bench.sh)
-	hack/loadgen/bench.sh -- --clients $(BENCH_CLIENTS) --room-size 10 --scenario chat --rate 10 --duration $(BENCH_DURATION) --progress 5s
-	hack/loadgen/bench.sh -- --clients $(BENCH_CLIENTS) --room-size 2 --scenario relay --rate 2000 --duration $(BENCH_DURATION) --progress 5s
-	hack/loadgen/bench.sh -- --clients $(BENCH_CLIENTS) --room-size 10 --scenario storm --progress 0
+bench-scenario: ## Short load runs on one node: chat fan-out, relay, join storm (hack/bench.sh)
+	hack/bench.sh -- --clients $(BENCH_CLIENTS) --room-size 10 --scenario chat --rate 10 --duration $(BENCH_DURATION) --progress 5s
+	hack/bench.sh -- --clients $(BENCH_CLIENTS) --room-size 2 --scenario relay --rate 2000 --duration $(BENCH_DURATION) --progress 5s
+	hack/bench.sh -- --clients $(BENCH_CLIENTS) --room-size 10 --scenario storm --progress 0
 
 bench: bench-micro bench-scenario ## Micro-benchmarks and a short scenario run

@@ -32,7 +32,7 @@ manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC manifests from the API
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types
-	$(CONTROLLER_GEN) object paths="./api/..."
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 verify-manifests: manifests generate ## Fail when generated manifests or code are not committed
 	@git diff --exit-code -- $(OPERATOR_GENERATED) || \

@@ -1,7 +1,7 @@
 // Package contract is the operator↔node contract over Redis, in one place for both sides:
 // the keys and channel they share, the node records the operator counts, and the media
-// health verdict the operator publishes (docs/operator.md §Media health gate,
-// docs/redis.md). It imports nothing of the project.
+// health verdict the operator publishes (docs/backends.md §The operator ↔ node contract,
+// docs/redis.md §Shared with the operator). It imports nothing of the project.
 package contract
 
 import (

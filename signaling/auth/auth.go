@@ -1,4 +1,4 @@
-// Package auth verifies the RS256 JWTs that clients present (seed section 7.1).
+// Package auth verifies the RS256 JWTs that clients present (docs/protocol.md §Authentication).
 //
 // Only RS256 is accepted (never "none", never HMAC — an HS256 token "signed" with the
 // public key's bytes is a classic confusion attack). `exp` and `sub` are required;

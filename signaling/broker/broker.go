@@ -1,7 +1,7 @@
 // Package broker moves events between signaling nodes.
 //
 // A node delivers events to its own sockets directly; the broker carries them to the
-// other nodes. Three kinds of channel exist (names as in shared/spec/backends.md):
+// other nodes. Three kinds of channel exist (names as in docs/backends.md §Redis layout):
 //   - room channels (channel:room:{roomId}): a node subscribes while it has local members
 //     in the room and receives every room-wide event published by other nodes;
 //   - node channels (channel:node:{nodeId}): events for a user held by one specific node;

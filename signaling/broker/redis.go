@@ -18,6 +18,10 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 )
 
+// Channel names (docs/backends.md §Redis layout; the control channel is in internal/contract).
+// The room and node ids sit inside literal braces so that, with Redis Cluster, a room's
+// channel hashes to the same slot as its keys.
+
 // RoomChannel is the pub/sub channel of a room.
 func RoomChannel(roomID string) string { return "channel:room:{" + roomID + "}" }
 
@@ -48,7 +52,7 @@ type RedisOptions struct {
 	Logger    *slog.Logger
 	// OnResubscribed, when set, is called on the delivery goroutine (in order with the
 	// messages) after the subscription came back from a gap during which messages may
-	// have been lost: Redis pub/sub is at-most-once (failure modes F1, F3). The node
+	// have been lost: Redis pub/sub is at-most-once (docs/failure-modes.md F1, F3). The node
 	// re-reads presence and re-writes its own there. Not called for the first subscribe.
 	OnResubscribed func()
 }
@@ -202,8 +206,8 @@ func (b *Redis) current(ps *redis.PubSub) bool {
 }
 
 // read is the subscriber loop of one PubSub. It uses Receive rather than go-redis's
-// Channel(), which drops messages when its buffer stays full (failure mode F6), and so that
-// it sees (re)subscription confirmations (F3).
+// Channel(), which drops messages when its buffer stays full, and so that it sees
+// (re)subscription confirmations (docs/failure-modes.md F6 and F3).
 func (b *Redis) read(ps *redis.PubSub) {
 	defer b.wg.Done()
 	backoff := 50 * time.Millisecond
@@ -214,7 +218,7 @@ func (b *Redis) read(ps *redis.PubSub) {
 				return
 			}
 			// The connection broke. go-redis re-dials and re-subscribes every channel on
-			// the next Receive; messages published meanwhile are lost (F1).
+			// the next Receive; messages published meanwhile are lost (docs/failure-modes.md F1).
 			// Readiness now needs a probe that travelled the new connection.
 			b.lastProbe.Store(0)
 			if !b.inGap.Swap(true) {
@@ -304,7 +308,7 @@ func (b *Redis) receive(rm *redis.Message) {
 
 // enqueue hands a message to the delivery goroutine. When the queue is full it waits
 // rather than dropping: Redis buffers for a slow subscriber (up to its output-buffer
-// limit, F7) and the watchdog does not count a stall as a broken subscription.
+// limit, docs/failure-modes.md F7) and the watchdog does not count a stall as a broken subscription.
 func (b *Redis) enqueue(ev event) {
 	select {
 	case b.queue <- ev:
@@ -343,7 +347,7 @@ func (b *Redis) deliver() {
 // watchdog publishes a probe to this node's channel every ProbeInterval. When no probe
 // has come back for ProbeTimeout the subscription is re-created from scratch, which also
 // re-resolves the master (Sentinel) or slot owner (Cluster): a connection that looks
-// healthy but delivers nothing is caught here (F2, F4, F5).
+// healthy but delivers nothing is caught here (docs/failure-modes.md F2, F4, F5).
 func (b *Redis) watchdog() {
 	defer b.wg.Done()
 	t := time.NewTicker(b.opts.ProbeInterval)

@@ -173,7 +173,7 @@ func TestClientKillPubsubIsNoticedAndResubscribed(t *testing.T) {
 }
 
 // A master that keeps its TCP connections open but stops answering (a wedged or paused
-// process, F5) must be caught by the watchdog: readiness false, subscription re-created,
+// process, docs/failure-modes.md F5) must be caught by the watchdog: readiness false, subscription re-created,
 // and relay working again once the server answers, without restarting the broker.
 func TestWatchdogCatchesAWedgedServer(t *testing.T) {
 	s := redisserver.Start(t, redisserver.Options{})

@@ -198,7 +198,7 @@ func (l *Log) post(ctx context.Context, batch []entry) (outcome, string) {
 	return classify(resp.StatusCode), fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(snippet))
 }
 
-// classify maps a Chat Service status to what the flusher does (../shared/spec/backends.md):
+// classify maps a Chat Service status to what the flusher does (docs/backends.md §Chat Service):
 // 409 means the service already has the message, so it counts as stored.
 func classify(status int) outcome {
 	switch {

@@ -46,7 +46,7 @@ func Register(mux *http.ServeMux, opts Options) {
 	if err != nil {
 		panic(err)
 	}
-	cfg, _ := json.Marshal(config{DevTokens: opts.DevTokens})
+	cfg, _ := json.Marshal(config(opts))
 	serveIndex := func(w http.ResponseWriter, _ *http.Request) {
 		setHeaders(w)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -18,7 +18,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/redisconn"
 )
 
-// Redis keys (shared/spec/backends.md plus the extra keys documented in docs/redis.md).
+// Redis keys (docs/backends.md §Redis layout plus the extra keys documented in docs/redis.md).
 // The id in braces is the Redis Cluster hash tag: every key of one room shares a slot,
 // every key of one user shares another, every key of one node a third.
 func membersKey(room string) string        { return "room:{" + room + "}:members" }

@@ -1,5 +1,5 @@
 // Package protocol encodes and decodes Engine.IO v4 and Socket.IO v5 packets as they
-// travel in WebSocket text frames (see shared/spec/protocol.md).
+// travel in WebSocket text frames (see docs/protocol.md §Transport).
 //
 // An Engine.IO frame is one type digit followed by data. A Socket.IO packet rides inside
 // an Engine.IO "message" frame: "4" + "2" + `["event",{…}]` = `42["event",{…}]`.

@@ -41,7 +41,7 @@ const (
 
 // Default timeouts. They are deliberately short: a master that keeps its TCP connections
 // open but stops answering (a wedged or paused process, a stale master after a failover)
-// must turn into errors within seconds, not block callers forever (failure mode F5).
+// must turn into errors within seconds, not block callers forever (docs/failure-modes.md F5).
 const (
 	DefaultDialTimeout  = 2 * time.Second
 	DefaultReadTimeout  = 3 * time.Second

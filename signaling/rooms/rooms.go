@@ -1,4 +1,4 @@
-// Package rooms is the node's read-through cache of the Room Service (seed 7.2): join_room
+// Package rooms is the node's read-through cache of the Room Service (docs/backends.md §Room Service): join_room
 // asks it whether a room exists, in which mode it runs and how many may join.
 //
 // A lookup reads `room:{roomId}` from Redis (or an in-memory cache without Redis); on a miss

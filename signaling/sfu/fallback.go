@@ -8,7 +8,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
-// P2P fallback (seed 7.3, docs/sfu.md): while this node's breaker is open, a room in sfu
+// P2P fallback (docs/sfu.md §P2P fallback): while this node's breaker is open, a room in sfu
 // mode with at most FallbackMaxParticipants members is switched to P2P — one node raises
 // the room's shared flag and announces room_mode_changed {mode:"p2p"} to the room. When
 // the breaker closes, the nodes that saw the switch lower the flag; the one that lowers

@@ -44,7 +44,7 @@ func (e *ClientError) Error() string {
 	return fmt.Sprintf("media service rejected the request (HTTP %d %s): %s", e.Status, e.Code, e.Message)
 }
 
-// MediaClient calls the Media Service's control API (shared/spec/backends.md).
+// MediaClient calls the Media Service's control API (docs/backends.md §Media Service).
 type MediaClient struct {
 	base          string
 	http          *http.Client

@@ -57,7 +57,8 @@ func TestBreakerOpensAfterConsecutiveFailures(t *testing.T) {
 	b.failure()
 	b.failure()
 	b.success() // resets the run
-	if b.failure() || b.failure() {
+	first, second := b.failure(), b.failure()
+	if first || second {
 		t.Fatal("opened before 3 consecutive failures")
 	}
 	if !b.failure() {

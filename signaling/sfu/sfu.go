@@ -1,5 +1,5 @@
 // Package sfu proxies the mediasoup-style sfu_* client events to the Media Service
-// (seed 4 and 7.3): it keeps track of which transports, producers and consumers belong to
+// (docs/backends.md §Media Service): it keeps track of which transports, producers and consumers belong to
 // whom, guards the Media Service with a circuit breaker, and switches small rooms to P2P
 // while the Media Service is unavailable. docs/sfu.md describes the behaviour.
 package sfu
@@ -48,7 +48,7 @@ type Options struct {
 	// P2P fallback is re-evaluated while it is open (default 2 s).
 	HealthInterval time.Duration
 	// FallbackMaxParticipants: an sfu room with at most this many participants switches
-	// to P2P while the Media Service is unavailable (default 3, seed: "fewer than 4").
+	// to P2P while the Media Service is unavailable (default 3, i.e. "fewer than 4"; docs/sfu.md §P2P fallback).
 	FallbackMaxParticipants int
 	// DisableFallback keeps sfu rooms in sfu mode during outages.
 	DisableFallback bool
@@ -303,7 +303,7 @@ func (s *Service) closeBreaker(cause string) {
 
 // unavailable answers an sfu_* call while the Media Service cannot be used: the ack (or
 // the hub's error event) says media_unavailable, and the client also gets the `error`
-// event once per outage (seed 7.3: "Emit error to client").
+// event once per outage (docs/sfu.md §Failures and the circuit breaker).
 func (s *Service) unavailable(sess *hub.Session, event string) *vocab.Error {
 	e := vocab.NewError(vocab.CodeMediaUnavailable, MessageUnavailable)
 	_, epoch := s.breaker.allow()

@@ -2,7 +2,7 @@ package vocab
 
 import "fmt"
 
-// Error codes of the protocol (shared/spec/protocol.md).
+// Error codes of the protocol (docs/protocol.md §Error codes).
 const (
 	CodeInvalidPayload   = "invalid_payload"
 	CodeUnknownEvent     = "unknown_event"

@@ -1,5 +1,5 @@
 // Switchboard demo page: a plain-JS peer-to-peer video call over the signaling protocol
-// (docs: shared/spec/protocol.md). One RTCPeerConnection per other participant; the
+// (docs/protocol.md). One RTCPeerConnection per other participant; the
 // newcomer (the one whose join_room ack lists participants) makes the offers.
 'use strict';
 (function () {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run one loadgen scenario against fresh signaling nodes on loopback, then stop them.
 #
-#   hack/loadgen/bench.sh [--nodes N] [--pprof] -- <loadgen flags>
+#   hack/bench.sh [--nodes N] [--pprof] -- <loadgen flags>
 #
 # --nodes 1 (default): one node on the in-memory bus. --nodes 2+: a redis-server on a free
 # port (never 6379) and N nodes on it. The nodes get a key pair made by `loadgen keygen`;
@@ -20,7 +20,7 @@ while [[ $# -gt 0 ]]; do
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/bin}
 GO=${GO:-go}
 WORK=$(mktemp -d /tmp/loadgen-bench.XXXXXX)
@@ -34,7 +34,7 @@ trap cleanup EXIT INT TERM
 
 TAGS=()
 [[ $PPROF == 1 ]] && TAGS=(-tags pprof)
-(cd "$ROOT" && $GO build "${TAGS[@]}" -o "$BIN/signaling-bench" ./cmd/signaling && $GO build -o "$BIN/loadgen" ./hack/loadgen)
+(cd "$ROOT" && $GO build "${TAGS[@]}" -o "$BIN/signaling-bench" ./cmd/signaling && $GO build -o "$BIN/loadgen" ./cmd/loadgen)
 "$BIN/loadgen" keygen --out "$WORK" >/dev/null
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
