@@ -18,7 +18,9 @@ SH='shared'
 OUTSIDE=(
 	"sibling checkout|(\.\./)+${SH}/"
 	"outside document|(^|[^a-z0-9_./-])${SH}/(spec|background|seed|peers|hooks)/"
-	"absolute path on a developer machine|(^|[^a-z0-9_.])/(work|farm|root|home)/[a-z0-9_.]"
+	"absolute path on a developer machine|(^|[^a-z0-9_.])/(work|farm|root)/[a-z0-9_.]"
+	# /home/nonroot is the images' own home directory (docs/images.md), not a developer's.
+	"absolute path on a developer machine|(^|[^a-z0-9_.])/home/([^n]|n[^o]|no[^n])"
 	"numbered section of an outside document|\bseed[ ]*(section|sections|§)?[ ]*[0-9]"
 	"outside document|\bseed[ ]*(§|:)"
 	"outside document|\bLLD\b"
