@@ -20,26 +20,26 @@ graph() {
 	module=$(cd "$ROOT" && $GO list -m)
 	(cd "$ROOT" && $GO list -f '{{.ImportPath}}{{range .Imports}} {{.}}{{end}}' ./...) |
 		sed "s#$module/##g" |
-		awk -v module="$module" '
+		awk '
+		# go list prints packages sorted, and each one'"'"'s imports sorted: input order is the
+		# output order (plain POSIX awk, no gawk sorting needed).
 		function ours(p) { return p ~ /^(cmd|signaling|controllers|api|internal)(\/|$)/ }
 		function id(p) { gsub(/[\/.-]/, "_", p); return "p_" p }
 		function group(p) { split(p, a, "/"); return a[1] }
 		ours($1) {
-			pkgs[$1] = 1
-			for (i = 2; i <= NF; i++) if (ours($i)) edges[$1 " " $i] = 1
+			pkgs[++n] = $1
+			for (i = 2; i <= NF; i++) if (ours($i)) edges[++m] = id($1) " --> " id($i)
 		}
 		END {
 			print "```mermaid"
 			print "graph LR"
-			n = asorti(pkgs, sorted)
 			split("cmd signaling controllers api internal", order, " ")
 			for (g = 1; g <= 5; g++) {
 				printf "  subgraph g_%s [%s]\n", order[g], order[g]
-				for (i = 1; i <= n; i++) if (group(sorted[i]) == order[g]) printf "    %s[\"%s\"]\n", id(sorted[i]), sorted[i]
+				for (i = 1; i <= n; i++) if (group(pkgs[i]) == order[g]) printf "    %s[\"%s\"]\n", id(pkgs[i]), pkgs[i]
 				print "  end"
 			}
-			m = asorti(edges, es)
-			for (i = 1; i <= m; i++) { split(es[i], e, " "); printf "  %s --> %s\n", id(e[1]), id(e[2]) }
+			for (i = 1; i <= m; i++) print "  " edges[i]
 			print "```"
 		}'
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -27,6 +28,8 @@ import (
 type procNode struct {
 	id, addr string
 	args     []string
+	env      []string  // added to this process's environment, e.g. GOMAXPROCS=1
+	stderr   io.Writer // the node's log; os.Stderr when nil
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	exitErr  error
@@ -46,7 +49,11 @@ func (p *procNode) start(t *testing.T, bin string) {
 	t.Helper()
 	all := append([]string{"--listen", p.addr, "--node-id", p.id, "--log-level", "warn"}, p.args...)
 	p.cmd = exec.Command(bin, all...)
+	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stderr = os.Stderr
+	if p.stderr != nil {
+		p.cmd.Stderr = p.stderr
+	}
 	p.exited = make(chan struct{})
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -73,6 +80,7 @@ type member struct {
 	churn       []string // user_joined/user_left seen after the initial join phase
 	drops       []time.Time
 	reconnected int
+	reconnectAt time.Time // when server_draining said to reconnect
 	settled     atomic.Bool
 	stopped     atomic.Bool
 	done        chan struct{}
@@ -94,6 +102,12 @@ func (m *member) onEvent(ev sioclient.Event) {
 		if m.settled.Load() {
 			m.churn = append(m.churn, ev.Name+" "+string(ev.Data))
 		}
+	case "server_draining":
+		var d struct {
+			ReconnectInMs int64 `json:"reconnectInMs"`
+		}
+		_ = json.Unmarshal(ev.Data, &d)
+		m.reconnectAt = ev.At.Add(time.Duration(d.ReconnectInMs) * time.Millisecond)
 	}
 }
 
@@ -145,9 +159,16 @@ func (m *member) run(t *testing.T, token string) {
 		}
 		m.mu.Lock()
 		m.drops = append(m.drops, time.Now())
+		at := m.reconnectAt
+		m.reconnectAt = time.Time{}
 		m.mu.Unlock()
-		// socket.io-client waits 0.5–1.5 s (reconnectionDelay 1 s, randomization 0.5).
-		time.Sleep(time.Duration(500+rand.IntN(1000)) * time.Millisecond)
+		if at.IsZero() {
+			// Not a drain: socket.io-client waits 0.5–1.5 s (reconnectionDelay 1 s,
+			// randomization 0.5).
+			at = time.Now().Add(time.Duration(500+rand.IntN(1000)) * time.Millisecond)
+		}
+		// A drained client waits the reconnectInMs it was told, as a well-behaved one does.
+		time.Sleep(time.Until(at))
 		if err := m.connect(t, token, ""); err != nil {
 			if !m.stopped.Load() {
 				t.Errorf("%s: %v", m.user, err)

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -70,10 +71,19 @@ func drainAndStop(cfg config.Config, log *slog.Logger, srv *server.Server, h *hu
 
 	closeCtx, cancelClose := context.WithDeadline(context.Background(), deadline)
 	defer cancelClose()
+	// The hooks (chat flusher) and the hub's clean-up use separate Redis connections and
+	// do not depend on each other: run them side by side, so that during a Redis outage
+	// their timeouts do not add up.
+	var wg sync.WaitGroup
 	for _, f := range beforeClose {
-		f(closeCtx)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(closeCtx)
+		}()
 	}
 	h.Close(closeCtx)
+	wg.Wait()
 	_ = srv.Wait(closeCtx)
 	closeBus()
 	log.Info("stopped", "took", time.Since(start))

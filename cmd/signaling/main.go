@@ -35,6 +35,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -138,7 +139,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
-	log.Info("signaling node listening", "addr", ln.Addr().String(), "redis", cfg.UsesRedis(), "version", version.Version)
+	log.Info("signaling node listening", "addr", ln.Addr().String(), "redis", cfg.UsesRedis(), "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0))
 	if devKeys != nil {
 		printDevBanner(out, ln.Addr().String(), cfg, devKeys)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -14,13 +15,21 @@ import (
 // SOURCE_DATE_EPOCH and the layers are written in a fixed order.
 func TestImagesAreReproducible(t *testing.T) {
 	first := loadImages(t, imagesDir(t))
+	// Same source identity as the first build, even if a commit landed in between.
+	cf, err := first["signaling"].Img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	revision := cf.Config.Labels["org.opencontainers.image.revision"]
+	epoch := strconv.FormatInt(cf.Created.Unix(), 10)
 	tmp := t.TempDir()
 	again := filepath.Join(tmp, "images")
 	makeCmd := os.Getenv("MAKE")
 	if makeCmd == "" {
 		makeCmd = "make"
 	}
-	cmd := exec.Command(makeCmd, "-C", repoRoot(t), "images", "IMAGES_DIR="+again, "IMAGE_BIN_DIR="+filepath.Join(tmp, "bin"))
+	cmd := exec.Command(makeCmd, "-C", repoRoot(t), "images", "IMAGES_DIR="+again, "IMAGE_BIN_DIR="+filepath.Join(tmp, "bin"),
+		"REVISION="+revision, "SOURCE_DATE_EPOCH="+epoch)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("second make images: %v\n%s", err, out)
 	}

@@ -125,6 +125,9 @@ type store interface {
 	release(es []entry)
 	// census counts unflushed messages and finds the oldest one's time.
 	census(ctx context.Context) (depth int, oldest time.Time, err error)
+	// outlivesNode reports whether unflushed messages stay where other nodes deliver them
+	// when this node stops (Redis), rather than dying with the process (memory).
+	outlivesNode() bool
 }
 
 var (
@@ -147,6 +150,7 @@ type Log struct {
 	depth       atomic.Int64 // last census
 	sinceCensus atomic.Int64 // appended by this node since the last census
 	closed      atomic.Bool
+	bufferDown  atomic.Bool // the flusher's last read of the buffer failed
 
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -257,12 +261,30 @@ func (l *Log) Close(ctx context.Context) error {
 			<-done
 		}
 		l.cancelRun()
-		if l.flush {
-			l.closeErr = l.drain(ctx)
-			if l.closeErr != nil {
-				depth, _, _ := l.store.census(context.Background())
-				l.log.Warn("chat flusher stopped with messages still buffered", "buffered", depth, "err", l.closeErr)
+		if !l.flush {
+			return
+		}
+		if l.bufferDown.Load() && l.store.outlivesNode() {
+			// The flusher's last read of the buffer failed: Redis is unreachable, and
+			// what this node did not deliver is in it, for the other nodes.
+			l.closeErr = errBufferUnreachable
+			l.log.Warn("chat flusher stopped while Redis is unreachable; undelivered messages stay in Redis for the other nodes")
+			return
+		}
+		l.closeErr = l.drain(ctx)
+		switch {
+		case l.closeErr == nil:
+		case errors.Is(l.closeErr, errBufferUnreachable):
+			l.log.Warn("chat flusher stopped while Redis is unreachable; undelivered messages stay in Redis for the other nodes", "err", l.closeErr)
+		default:
+			cctx, cancel := context.WithTimeout(context.Background(), l.opts.RedisTimeout)
+			depth, _, err := l.store.census(cctx)
+			cancel()
+			if err != nil {
+				l.log.Warn("chat flusher stopped with messages still buffered", "err", l.closeErr)
+				return
 			}
+			l.log.Warn("chat flusher stopped with messages still buffered", "buffered", depth, "err", l.closeErr)
 		}
 	})
 	return l.closeErr

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -43,8 +44,8 @@ func (l *Log) flushLoop() {
 			if others {
 				lastClaim = time.Now()
 			}
-			n, ok := l.flushOnce(l.runCtx, others)
-			if !ok {
+			n, err := l.flushOnce(l.runCtx, others)
+			if err != nil {
 				failures++
 				if !l.sleep(backoff(failures, l.opts.MinBackoff, l.opts.MaxBackoff)) {
 					return
@@ -76,20 +77,25 @@ func (l *Log) sleep(d time.Duration) bool {
 	}
 }
 
-// drain flushes until nothing is left to claim or ctx ends (shutdown, Flush).
+// drain flushes until nothing is left to claim or ctx ends (shutdown, Flush). When the
+// buffer itself cannot be read and lives in Redis, it stops at once: retrying would only
+// hold the node up, and what is left stays in Redis for the other nodes.
 func (l *Log) drain(ctx context.Context) error {
 	failures := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, ok := l.flushOnce(ctx, false)
-		if ok && n == 0 {
+		n, err := l.flushOnce(ctx, false)
+		if err == nil && n == 0 {
 			return nil
 		}
-		if ok {
+		if err == nil {
 			failures = 0
 			continue
+		}
+		if errors.Is(err, errBufferUnreachable) && l.store.outlivesNode() {
+			return err
 		}
 		failures++
 		t := time.NewTimer(backoff(failures, l.opts.MinBackoff, l.opts.MaxBackoff))
@@ -102,20 +108,34 @@ func (l *Log) drain(ctx context.Context) error {
 	}
 }
 
+var (
+	errBufferUnreachable = errors.New("chat buffer unreachable")
+	errNotDelivered      = errors.New("chat batch not delivered; will retry")
+)
+
 // flushOnce claims one batch and delivers it. It returns how many messages it claimed,
-// and false when the batch (or part of it) must be retried later.
-func (l *Log) flushOnce(ctx context.Context, others bool) (int, bool) {
-	batch, err := l.store.claim(ctx, l.opts.BatchSize, others)
+// and an error when the buffer could not be read (errBufferUnreachable) or the batch (or
+// part of it) must be retried later (errNotDelivered).
+func (l *Log) flushOnce(ctx context.Context, others bool) (int, error) {
+	// A bounded claim: a Redis that hangs (paused, partitioned) must not hold the flusher,
+	// and with it Close, beyond one Redis timeout.
+	cctx, cancel := context.WithTimeout(ctx, l.opts.RedisTimeout)
+	batch, err := l.store.claim(cctx, l.opts.BatchSize, others)
+	cancel()
+	l.bufferDown.Store(err != nil && ctx.Err() == nil)
 	if err != nil {
 		if ctx.Err() == nil {
 			l.log.Warn("chat flusher cannot read the buffer", "err", err)
 		}
-		return 0, false
+		return 0, fmt.Errorf("%w: %w", errBufferUnreachable, err)
 	}
 	if len(batch) == 0 {
-		return 0, true
+		return 0, nil
 	}
-	return len(batch), l.deliver(ctx, batch)
+	if !l.deliver(ctx, batch) {
+		return len(batch), errNotDelivered
+	}
+	return len(batch), nil
 }
 
 // deliver POSTs batch. A batch rejected for good is split in halves so one bad message

@@ -114,6 +114,8 @@ func (s *memoryStore) release(es []entry) {
 	}
 }
 
+func (s *memoryStore) outlivesNode() bool { return false }
+
 func (s *memoryStore) census(context.Context) (int, time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

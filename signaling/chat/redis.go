@@ -346,6 +346,8 @@ func (s *redisStore) remove(ctx context.Context, es []entry) error {
 // again (from id 0) by the next claim.
 func (s *redisStore) release([]entry) {}
 
+func (s *redisStore) outlivesNode() bool { return true }
+
 func (s *redisStore) census(ctx context.Context) (int, time.Time, error) {
 	rooms, err := s.c.SMembers(ctx, roomsKey).Result()
 	if err != nil || len(rooms) == 0 {

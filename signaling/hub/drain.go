@@ -51,10 +51,18 @@ func (h *Hub) Drain(ctx context.Context, o DrainOptions) DrainResult {
 	start := time.Now()
 	h.drainJitter.Store(int64(o.Jitter))
 	h.draining.Store(true)
-	h.heartbeatNode(presence.NodeDraining)
-	if err := h.PublishControl(ctx, "node_draining", map[string]string{"nodeId": h.opts.NodeID}); err != nil {
+	// Both announcements side by side: when Redis hangs, their timeouts do not add up.
+	announced := make(chan struct{})
+	go func() {
+		defer close(announced)
+		h.heartbeatNode(presence.NodeDraining)
+	}()
+	actx, cancel := context.WithTimeout(ctx, h.opts.RedisTimeout)
+	if err := h.PublishControl(actx, "node_draining", map[string]string{"nodeId": h.opts.NodeID}); err != nil {
 		h.log.Warn("could not announce the drain", "err", err)
 	}
+	cancel()
+	<-announced
 
 	h.mu.RLock()
 	sessions := make([]*Session, 0, len(h.sessions))

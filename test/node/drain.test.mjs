@@ -42,6 +42,12 @@ test("a client on a draining node reconnects elsewhere and rejoins without churn
   churn.length = 0;
   while (joins.length < 1) await new Promise((r) => setTimeout(r, 20));
 
+  // A well-behaved client waits the reconnectInMs it is told before reconnecting: it makes
+  // that its reconnection delay (no randomization, it is already jittered by the server).
+  alice.on("server_draining", ({ reconnectInMs }) => {
+    alice.io.reconnectionDelay(reconnectInMs);
+    alice.io.randomizationFactor(0);
+  });
   const draining = once(alice, "server_draining");
   const disconnected = once(alice, "disconnect");
   const res = await fetch(process.env.TRIGGER_URL, { method: "POST" });

@@ -170,15 +170,6 @@ func Connect(t testing.TB, n *Node, user string) *sioclient.Client {
 	return c
 }
 
-// MemoryCluster returns hub options for nodes sharing one in-process bus and presence.
-func MemoryCluster() func() hub.Options {
-	bus := broker.NewMemoryBus()
-	p := presence.NewMemory()
-	return func() hub.Options {
-		return hub.Options{Broker: broker.NewMemory(bus), Presence: p, Nodes: p}
-	}
-}
-
 // Ctx is a context that ends with the test or after d.
 func Ctx(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

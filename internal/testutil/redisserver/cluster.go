@@ -55,15 +55,6 @@ func StartCluster(t testing.TB) *Cluster {
 	return cl
 }
 
-// Addrs are the seed addresses.
-func (cl *Cluster) Addrs() []string {
-	out := make([]string, len(cl.Nodes))
-	for i, n := range cl.Nodes {
-		out[i] = n.Addr()
-	}
-	return out
-}
-
 // URL is the redis-cluster:// URL of the cluster.
 func (cl *Cluster) URL() string {
 	ports := make([]string, len(cl.Nodes))

@@ -208,9 +208,6 @@ func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 // Port is the TCP port.
 func (s *Server) Port() int { return s.port }
 
-// Dir is the server's working directory.
-func (s *Server) Dir() string { return s.dir }
-
 // URL is redis://host:port.
 func (s *Server) URL() string { return "redis://" + s.Addr() }
 
@@ -272,15 +269,6 @@ func (s *Server) Kill() {
 	s.signal(syscall.SIGCONT) // a paused process must be able to die
 	s.signal(syscall.SIGKILL)
 	s.wait(10 * time.Second)
-}
-
-// Stop asks the server to exit (SIGTERM), falling back to SIGKILL after 5 s.
-func (s *Server) Stop() {
-	s.signal(syscall.SIGCONT)
-	s.signal(syscall.SIGTERM)
-	if !s.wait(5 * time.Second) {
-		s.Kill()
-	}
 }
 
 // Pause freezes the process (SIGSTOP): TCP connections stay open but nothing answers,
