@@ -235,9 +235,9 @@ func runConvergence(b *testing.B, n int) {
 	wait(cw, "single", start)
 
 	// steady
-	objBefore, statusBefore := tm.Reconciler.WritesByKind()
+	objBefore, statusBefore := tm.WritesByKind()
 	time.Sleep(30 * time.Second)
-	objAfter, statusAfter := tm.Reconciler.WritesByKind()
+	objAfter, statusAfter := tm.WritesByKind()
 	steady := objAfter - objBefore + statusAfter - statusBefore
 	fmt.Printf("steady  n=%d writes-in-30s: objects=%d status=%d\n", n, objAfter-objBefore, statusAfter-statusBefore)
 	b.ReportMetric(float64(steady), "steady-writes/30s")

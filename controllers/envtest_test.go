@@ -43,6 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/switchboard-rtc/switchboard/api/v1alpha1"
+	"github.com/switchboard-rtc/switchboard/internal/contract"
 )
 
 const testPEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEtest\n-----END PUBLIC KEY-----\n"
@@ -463,7 +464,7 @@ func TestMediaHealthGateFlipsConditionEventsAndRedisVerdict(t *testing.T) {
 
 	rc := redis.NewClient(&redis.Options{Addr: redisAddr, Password: "pw"})
 	t.Cleanup(func() { _ = rc.Close() })
-	sub := rc.Subscribe(ctx, ControlChannel)
+	sub := rc.Subscribe(ctx, contract.ControlChannel)
 	t.Cleanup(func() { _ = sub.Close() })
 	if _, err := sub.Receive(ctx); err != nil {
 		t.Fatal(err)
@@ -480,13 +481,13 @@ func TestMediaHealthGateFlipsConditionEventsAndRedisVerdict(t *testing.T) {
 	}
 	key := client.ObjectKeyFromObject(sc)
 
-	nextMessage := func(wantHealthy bool) MediaHealthMessage {
+	nextMessage := func(wantHealthy bool) contract.MediaHealthNotice {
 		t.Helper()
 		timeout := time.After(20 * time.Second)
 		for {
 			select {
 			case m := <-msgs:
-				var hm MediaHealthMessage
+				var hm contract.MediaHealthNotice
 				if err := json.Unmarshal([]byte(m.Payload), &hm); err != nil {
 					t.Fatalf("bad control message %q: %v", m.Payload, err)
 				}
@@ -494,21 +495,21 @@ func TestMediaHealthGateFlipsConditionEventsAndRedisVerdict(t *testing.T) {
 					return hm
 				}
 			case <-timeout:
-				t.Fatalf("no media_health healthy=%v message on %s", wantHealthy, ControlChannel)
+				t.Fatalf("no media_health healthy=%v message on %s", wantHealthy, contract.ControlChannel)
 			}
 		}
 	}
 	verdict := func() (MediaVerdict, time.Duration) {
 		t.Helper()
 		var v MediaVerdict
-		raw, err := rc.Get(ctx, MediaHealthKey).Result()
+		raw, err := rc.Get(ctx, contract.MediaHealthKey).Result()
 		if err != nil {
-			t.Fatalf("GET %s: %v", MediaHealthKey, err)
+			t.Fatalf("GET %s: %v", contract.MediaHealthKey, err)
 		}
 		if err := json.Unmarshal([]byte(raw), &v); err != nil {
 			t.Fatalf("bad verdict %q: %v", raw, err)
 		}
-		return v, rc.TTL(ctx, MediaHealthKey).Val()
+		return v, rc.TTL(ctx, contract.MediaHealthKey).Val()
 	}
 
 	waitCondition(t, key, v1alpha1.ConditionMediaServiceHealthy, metav1.ConditionTrue, v1alpha1.ReasonMediaHealthy)
@@ -624,7 +625,8 @@ func TestManagedRedisObjects(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
 	createSecret(t, ns, "jwt", map[string]string{"public.pem": testPEM})
-	startManager(t, ns, testOptions)
+	// The Service name resolves only inside a cluster: here it leads nowhere.
+	startManager(t, ns, testOptions, serviceDNS(map[string]string{"sig-redis." + ns + ".svc:6379": closedAddr(t)}))
 	sc := newCluster(ns, "sig", "", "")
 	sc.Spec.Redis = v1alpha1.RedisSpec{Managed: true}
 	if err := testClient.Create(ctx, sc); err != nil {
@@ -635,7 +637,7 @@ func TestManagedRedisObjects(t *testing.T) {
 	eventually(t, 30*time.Second, "managed Redis", func() error {
 		return errorsJoin(testClient.Get(ctx, key, dep), testClient.Get(ctx, key, svc))
 	})
-	sc = waitCondition(t, client.ObjectKeyFromObject(sc), v1alpha1.ConditionRedisReady, metav1.ConditionFalse, v1alpha1.ReasonManagedRedisNotReady)
+	sc = waitCondition(t, client.ObjectKeyFromObject(sc), v1alpha1.ConditionRedisReady, metav1.ConditionFalse, v1alpha1.ReasonRedisNodesNotReady)
 	assertControlledBy(t, dep, sc)
 	assertControlledBy(t, svc, sc)
 	if dep.Spec.Template.Spec.Containers[0].Image != testOptions.RedisImage || svc.Spec.Ports[0].Port != 6379 {
@@ -704,7 +706,7 @@ func TestManagerRestartWritesNothingToUnchangedObjects(t *testing.T) {
 			t.Errorf("restart wrote to an unchanged object: %s -> %s", before[i], after[i])
 		}
 	}
-	if w := second.Reconciler.Writes(); w != 0 {
+	if w := second.Writes(); w != 0 {
 		t.Errorf("restarted manager made %d writes", w)
 	}
 }

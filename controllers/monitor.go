@@ -340,21 +340,7 @@ func (m *Monitor) tick(ctx context.Context, t *monitorTarget, conn RedisConn, in
 			return
 		}
 		now := m.Now()
-		mh.LastProbe = now
-		if err == nil {
-			mh.ConsecutiveFailures = 0
-			mh.ConsecutiveSuccesses = min(mh.ConsecutiveSuccesses+1, mc.SuccessThreshold)
-			if (mh.Verdict == nil || !*mh.Verdict) && mh.ConsecutiveSuccesses >= mc.SuccessThreshold {
-				mh.Verdict, mh.LastTransition, transitioned = boolPtr(true), now, true
-			}
-		} else {
-			mh.ConsecutiveSuccesses = 0
-			mh.ConsecutiveFailures++
-			mh.LastError = err.Error()
-			if (mh.Verdict == nil || *mh.Verdict) && mh.ConsecutiveFailures >= mc.FailureThreshold {
-				mh.Verdict, mh.LastTransition, transitioned = boolPtr(false), now, true
-			}
-		}
+		*mh, transitioned = stepMediaHealth(*mh, err, now, *mc)
 		if mh.Verdict != nil && conn != nil {
 			v := MediaVerdict{
 				Healthy:   *mh.Verdict,

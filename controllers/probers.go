@@ -18,7 +18,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,31 +31,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-rtc/switchboard/api/v1alpha1"
+	"github.com/switchboard-rtc/switchboard/internal/contract"
+	"github.com/switchboard-rtc/switchboard/signaling/redisconn"
 )
 
-// Redis keys and channel shared with the signaling nodes (docs/backends.md §The operator ↔ node contract).
-const (
-	MediaHealthKey = "media:health"
-	ControlChannel = "channel:control"
-	// nodeKeyPattern matches the node:{<nodeId>} keys of the signaling nodes.
-	nodeKeyPattern = "node:{*}"
-)
-
-// MediaVerdict is the JSON stored at media:health.
-type MediaVerdict struct {
-	Healthy   bool   `json:"healthy"`
-	Reason    string `json:"reason"`
-	CheckedAt int64  `json:"checkedAt"`
-	Cluster   string `json:"cluster"`
-}
-
-// MediaHealthMessage is the JSON published on channel:control.
-type MediaHealthMessage struct {
-	Type    string `json:"type"`
-	Healthy bool   `json:"healthy"`
-	Reason  string `json:"reason"`
-	At      int64  `json:"at"`
-}
+// MediaVerdict is the JSON stored at contract.MediaHealthKey.
+type MediaVerdict = contract.MediaVerdict
 
 // MediaProber probes the media service's health endpoint once.
 type MediaProber interface {
@@ -134,32 +114,45 @@ type goRedisConn struct{ c redis.UniversalClient }
 // DialGoRedis is the production RedisDialer. Timeouts are short: a check must not block the
 // monitor for longer than one probe interval.
 func DialGoRedis(cfg RedisConfig) RedisConn {
-	opts := &redis.UniversalOptions{
-		Addrs:           cfg.Addrs,
-		Username:        cfg.Username,
-		Password:        cfg.Password,
-		DialTimeout:     2 * time.Second,
-		ReadTimeout:     2 * time.Second,
-		WriteTimeout:    2 * time.Second,
-		PoolSize:        2,
-		MaxRetries:      -1,
-		DisableIdentity: true,
+	o := redisconn.Options{
+		Mode:         redisconn.Standalone,
+		Addrs:        cfg.Addrs,
+		Username:     cfg.Username,
+		Password:     cfg.Password,
+		TLS:          cfg.TLS,
+		DialTimeout:  2 * time.Second,
+		ReadTimeout:  2 * time.Second,
+		WriteTimeout: 2 * time.Second,
+		PoolSize:     2,
+		MaxRetries:   -1,
+		ClientName:   "switchboard-operator",
 	}
 	switch cfg.Mode {
 	case v1alpha1.RedisModeSentinel:
-		opts.MasterName = cfg.MasterName
+		o.Mode, o.MasterName = redisconn.Sentinel, cfg.MasterName
 	case v1alpha1.RedisModeCluster:
-		opts.IsClusterMode = true
+		o.Mode = redisconn.Cluster
 	default:
 		if len(cfg.Addrs) > 1 {
-			opts.Addrs = cfg.Addrs[:1]
+			o.Addrs = cfg.Addrs[:1]
 		}
 	}
-	if cfg.TLS {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	c, err := redisconn.New(o)
+	if err != nil {
+		return brokenConn{err}
 	}
-	return &goRedisConn{c: redis.NewUniversalClient(opts)}
+	return &goRedisConn{c: c}
 }
+
+// brokenConn answers every call with the configuration error that prevented a client.
+type brokenConn struct{ err error }
+
+func (b brokenConn) Ping(context.Context) error { return b.err }
+func (b brokenConn) PublishMediaVerdict(context.Context, MediaVerdict, time.Duration, bool) error {
+	return b.err
+}
+func (b brokenConn) CountDraining(context.Context) (int32, error) { return 0, b.err }
+func (b brokenConn) Close() error                                 { return nil }
 
 func (g *goRedisConn) Ping(ctx context.Context) error { return g.c.Ping(ctx).Err() }
 
@@ -168,18 +161,18 @@ func (g *goRedisConn) PublishMediaVerdict(ctx context.Context, v MediaVerdict, t
 	if err != nil {
 		return err
 	}
-	if err := g.c.Set(ctx, MediaHealthKey, b, ttl).Err(); err != nil {
-		return fmt.Errorf("SET %s: %w", MediaHealthKey, err)
+	if err := g.c.Set(ctx, contract.MediaHealthKey, b, ttl).Err(); err != nil {
+		return fmt.Errorf("SET %s: %w", contract.MediaHealthKey, err)
 	}
 	if !announce {
 		return nil
 	}
-	msg, err := json.Marshal(MediaHealthMessage{Type: "media_health", Healthy: v.Healthy, Reason: v.Reason, At: v.CheckedAt})
+	msg, err := json.Marshal(v.Notice())
 	if err != nil {
 		return err
 	}
-	if err := g.c.Publish(ctx, ControlChannel, msg).Err(); err != nil {
-		return fmt.Errorf("PUBLISH %s: %w", ControlChannel, err)
+	if err := g.c.Publish(ctx, contract.ControlChannel, msg).Err(); err != nil {
+		return fmt.Errorf("PUBLISH %s: %w", contract.ControlChannel, err)
 	}
 	return nil
 }
@@ -202,16 +195,11 @@ type scanner interface {
 	Get(ctx context.Context, key string) *redis.StringCmd
 }
 
-// nodeState is the part of a node:{id} value the operator reads.
-type nodeState struct {
-	State string `json:"state"`
-}
-
 func countDraining(ctx context.Context, c scanner) (int32, error) {
 	var n int32
 	var cursor uint64
 	for {
-		keys, next, err := c.Scan(ctx, cursor, nodeKeyPattern, 500).Result()
+		keys, next, err := c.Scan(ctx, cursor, contract.NodeKeyPattern, 500).Result()
 		if err != nil {
 			return n, err
 		}
@@ -220,8 +208,8 @@ func countDraining(ctx context.Context, c scanner) (int32, error) {
 			if err != nil {
 				continue // expired between SCAN and GET, or another type
 			}
-			var st nodeState
-			if json.Unmarshal([]byte(v), &st) == nil && st.State == "draining" {
+			var rec contract.NodeRecord
+			if json.Unmarshal([]byte(v), &rec) == nil && rec.State == contract.NodeDraining {
 				n++
 			}
 		}

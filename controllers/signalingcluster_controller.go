@@ -22,19 +22,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -43,7 +37,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -68,20 +61,6 @@ type SignalingClusterReconciler struct {
 	Options  Options
 	// Now is the clock of status timestamps.
 	Now func() time.Time
-
-	// objectWrites counts create/patch/delete calls on owned objects, statusWrites status
-	// patches; tests and the benchmark read them.
-	objectWrites, statusWrites atomic.Int64
-}
-
-// Writes returns the number of writes the reconciler made to the API server.
-func (r *SignalingClusterReconciler) Writes() int64 {
-	return r.objectWrites.Load() + r.statusWrites.Load()
-}
-
-// WritesByKind returns the object and status writes separately.
-func (r *SignalingClusterReconciler) WritesByKind() (objects, status int64) {
-	return r.objectWrites.Load(), r.statusWrites.Load()
 }
 
 // scope is what one reconcile works on.
@@ -227,53 +206,6 @@ func trimSlash(u string) string {
 	return u
 }
 
-// apply creates or patches obj with mutate and sets the controller reference. Only the fields
-// mutate sets are compared, so API-server defaults never cause a write.
-func (r *SignalingClusterReconciler) apply(ctx context.Context, s *scope, obj client.Object, mutate func()) error {
-	res, err := controllerutil.CreateOrPatch(ctx, r.Client, obj, func() error {
-		mutate()
-		return controllerutil.SetControllerReference(s.sc, obj, r.Scheme)
-	})
-	if err != nil {
-		return fmt.Errorf("applying %T %s: %w", obj, obj.GetName(), err)
-	}
-	if res != controllerutil.OperationResultNone {
-		r.objectWrites.Add(1)
-		logf.FromContext(ctx).V(1).Info("applied", "kind", fmt.Sprintf("%T", obj), "name", obj.GetName(), "result", res)
-	}
-	return nil
-}
-
-// deleteOwned removes an optional child the spec no longer asks for.
-func (r *SignalingClusterReconciler) deleteOwned(ctx context.Context, s *scope, obj client.Object) error {
-	err := r.Get(ctx, client.ObjectKeyFromObject(obj), obj)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !metav1.IsControlledBy(obj, s.sc) {
-		return nil
-	}
-	if err := r.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting %T %s: %w", obj, obj.GetName(), err)
-	}
-	r.objectWrites.Add(1)
-	return nil
-}
-
-func mergeStringMaps(dst, src map[string]string) map[string]string {
-	if len(src) == 0 {
-		return dst
-	}
-	if dst == nil {
-		dst = map[string]string{}
-	}
-	maps.Copy(dst, src)
-	return dst
-}
-
 func (r *SignalingClusterReconciler) reconcileConfigMap(ctx context.Context, s *scope) error {
 	desired := desiredConfigMap(s.sc)
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
@@ -281,31 +213,6 @@ func (r *SignalingClusterReconciler) reconcileConfigMap(ctx context.Context, s *
 		cm.Labels = mergeStringMaps(cm.Labels, desired.Labels)
 		cm.Data = desired.Data
 	})
-}
-
-// mutateDeployment sets the fields the operator owns on an existing (or new) Deployment.
-func mutateDeployment(existing, desired *appsv1.Deployment, createReplicas *int32) {
-	existing.Labels = mergeStringMaps(existing.Labels, desired.Labels)
-	if existing.CreationTimestamp.IsZero() {
-		existing.Spec.Selector = desired.Spec.Selector
-		if desired.Spec.Replicas == nil {
-			existing.Spec.Replicas = createReplicas
-		}
-	}
-	// With autoscaling desired.Spec.Replicas is nil and the HPA's value is left alone.
-	if desired.Spec.Replicas != nil {
-		existing.Spec.Replicas = desired.Spec.Replicas
-	}
-	existing.Spec.Strategy = desired.Spec.Strategy
-	existing.Spec.MinReadySeconds = desired.Spec.MinReadySeconds
-	existing.Spec.RevisionHistoryLimit = desired.Spec.RevisionHistoryLimit
-	existing.Spec.ProgressDeadlineSeconds = desired.Spec.ProgressDeadlineSeconds
-	// The template hash catches removed fields; DeepDerivative catches edits by others while
-	// ignoring fields the API server defaulted.
-	if existing.Spec.Template.Annotations[AnnotationTemplateHash] != desired.Spec.Template.Annotations[AnnotationTemplateHash] ||
-		!equality.Semantic.DeepDerivative(desired.Spec.Template, existing.Spec.Template) {
-		existing.Spec.Template = desired.Spec.Template
-	}
 }
 
 func (r *SignalingClusterReconciler) reconcileDeployment(ctx context.Context, s *scope) error {
@@ -327,39 +234,6 @@ func (r *SignalingClusterReconciler) reconcileDeployment(ctx context.Context, s 
 // spec.service.annotations, so that a key removed from the spec is removed from the Service
 // while annotations added by others (cloud controllers) stay.
 const annotationOwnedServiceAnnotations = "signaling.switchboard.dev/owned-annotations"
-
-func mutateService(existing, desired *corev1.Service) {
-	existing.Labels = mergeStringMaps(existing.Labels, desired.Labels)
-	for _, k := range strings.Split(existing.Annotations[annotationOwnedServiceAnnotations], ",") {
-		if _, keep := desired.Annotations[k]; k != "" && !keep {
-			delete(existing.Annotations, k)
-		}
-	}
-	delete(existing.Annotations, annotationOwnedServiceAnnotations)
-	if len(desired.Annotations) > 0 {
-		existing.Annotations = mergeStringMaps(existing.Annotations, desired.Annotations)
-		existing.Annotations[annotationOwnedServiceAnnotations] = strings.Join(slices.Sorted(maps.Keys(desired.Annotations)), ",")
-	}
-	existing.Spec.Type = desired.Spec.Type
-	existing.Spec.Selector = desired.Spec.Selector
-	ports := make([]corev1.ServicePort, len(desired.Spec.Ports))
-	for i, p := range desired.Spec.Ports {
-		if desired.Spec.Type != corev1.ServiceTypeClusterIP {
-			for _, e := range existing.Spec.Ports {
-				if e.Name == p.Name {
-					p.NodePort = e.NodePort // allocated by the API server; keep it
-				}
-			}
-		}
-		ports[i] = p
-	}
-	existing.Spec.Ports = ports
-	if desired.Spec.Type == corev1.ServiceTypeClusterIP {
-		// Fields only valid for externally reachable Services.
-		existing.Spec.ExternalTrafficPolicy = ""
-		existing.Spec.AllocateLoadBalancerNodePorts = nil
-	}
-}
 
 func (r *SignalingClusterReconciler) reconcileService(ctx context.Context, s *scope) error {
 	desired := desiredService(s.sc)
@@ -413,65 +287,6 @@ func (r *SignalingClusterReconciler) reconcileManagedRedis(ctx context.Context, 
 	s.redisDeployment = dep
 	desiredSvc := desiredRedisService(s.sc)
 	return r.apply(ctx, s, svc, func() { mutateService(svc, desiredSvc) })
-}
-
-// updateStatus computes the status once and writes it only when it changed; it emits Events
-// for RedisReady and MediaServiceHealthy transitions.
-func (r *SignalingClusterReconciler) updateStatus(ctx context.Context, s *scope, reconcileErr error) error {
-	in := statusInputs{
-		Deployment:      s.deployment,
-		RedisDeployment: s.redisDeployment,
-		MissingSecrets:  s.missingSecrets,
-		PasswordMissing: !s.passwordOK,
-		ReconcileErr:    reconcileErr,
-		Now:             r.Now(),
-	}
-	if snap, ok := r.Monitor.Snapshot(s.key); ok {
-		in.Snapshot = &snap
-	}
-	if s.deployment == nil && reconcileErr != nil {
-		// Applying failed: describe the Deployment as it is, if it exists.
-		d := &appsv1.Deployment{}
-		if err := r.Get(ctx, types.NamespacedName{Namespace: s.sc.Namespace, Name: signalingName(s.sc)}, d); err == nil {
-			in.Deployment = d
-		}
-	}
-	newStatus := computeStatus(s.sc, in)
-	r.emitTransitionEvents(s.sc, newStatus)
-	if equality.Semantic.DeepEqual(s.sc.Status, newStatus) {
-		return nil
-	}
-	patch := client.MergeFrom(s.sc.DeepCopy())
-	s.sc.Status = newStatus
-	if err := r.Status().Patch(ctx, s.sc, patch, client.FieldOwner(FieldManager)); err != nil {
-		return err
-	}
-	r.statusWrites.Add(1)
-	return nil
-}
-
-func (r *SignalingClusterReconciler) emitTransitionEvents(sc *v1alpha1.SignalingCluster, newStatus v1alpha1.SignalingClusterStatus) {
-	if r.Recorder == nil {
-		return
-	}
-	type transition struct{ condition, okReason, badReason, action string }
-	for _, t := range []transition{
-		{v1alpha1.ConditionMediaServiceHealthy, v1alpha1.EventMediaServiceHealthy, v1alpha1.EventMediaServiceUnhealthy, "HealthCheck"},
-		{v1alpha1.ConditionRedisReady, v1alpha1.EventRedisReady, v1alpha1.EventRedisNotReady, "Ping"},
-	} {
-		c := meta.FindStatusCondition(newStatus.Conditions, t.condition)
-		if c == nil || c.Status == metav1.ConditionUnknown {
-			continue
-		}
-		if old := meta.FindStatusCondition(sc.Status.Conditions, t.condition); old != nil && old.Status == c.Status {
-			continue
-		}
-		if c.Status == metav1.ConditionTrue {
-			r.Recorder.Eventf(sc, nil, corev1.EventTypeNormal, t.okReason, t.action, "%s", c.Message)
-		} else {
-			r.Recorder.Eventf(sc, nil, corev1.EventTypeWarning, t.badReason, t.action, "%s", c.Message)
-		}
-	}
 }
 
 // indexSecretRefs returns the names of the Secrets a SignalingCluster references.

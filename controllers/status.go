@@ -17,15 +17,19 @@ limitations under the License.
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/switchboard-rtc/switchboard/api/v1alpha1"
 )
@@ -140,14 +144,7 @@ func setRedisReadyCondition(st *v1alpha1.SignalingClusterStatus, sc *v1alpha1.Si
 		setCondition(st, sc, in.Now, v1alpha1.ConditionRedisReady, metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound,
 			fmt.Sprintf("Redis password Secret %s/%s not found", sc.Spec.Redis.PasswordSecretRef.Name, sc.Spec.Redis.PasswordSecretRef.Key))
 	case sc.Spec.Redis.Managed:
-		rd := in.RedisDeployment
-		if rd != nil && rd.Status.AvailableReplicas > 0 {
-			setCondition(st, sc, in.Now, v1alpha1.ConditionRedisReady, metav1.ConditionTrue, v1alpha1.ReasonManagedRedisNotChecked,
-				"the managed Redis Deployment has an available pod")
-		} else {
-			setCondition(st, sc, in.Now, v1alpha1.ConditionRedisReady, metav1.ConditionFalse, v1alpha1.ReasonManagedRedisNotReady,
-				"the managed Redis Deployment has no available pod yet")
-		}
+		setManagedRedisReady(st, sc, in)
 	case in.Snapshot == nil || in.Snapshot.Redis == nil:
 		// No check has completed since the manager started: keep what was recorded before.
 		if meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionRedisReady) == nil {
@@ -233,8 +230,10 @@ func setDegradedCondition(st *v1alpha1.SignalingClusterStatus, sc *v1alpha1.Sign
 	if len(in.MissingSecrets) > 0 {
 		add(v1alpha1.ReasonSecretNotFound, "missing Secret keys: "+strings.Join(in.MissingSecrets, ", "))
 	}
+	// A managed Redis counts once signaling pods exist: until then nothing needs to reach it.
+	podsExist := in.Deployment != nil && in.Deployment.Status.Replicas > 0
 	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionRedisReady); c != nil && c.Status == metav1.ConditionFalse &&
-		!in.PasswordMissing && !sc.Spec.Redis.Managed {
+		!in.PasswordMissing && (!sc.Spec.Redis.Managed || podsExist) {
 		add("Redis"+c.Reason, "Redis: "+c.Message)
 	}
 	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionMediaServiceHealthy); c != nil && c.Status == metav1.ConditionFalse {
@@ -248,4 +247,62 @@ func setDegradedCondition(st *v1alpha1.SignalingClusterStatus, sc *v1alpha1.Sign
 		return
 	}
 	setCondition(st, sc, in.Now, v1alpha1.ConditionDegraded, metav1.ConditionTrue, reasons[0], strings.Join(messages, "; "))
+}
+
+// updateStatus computes the status once and writes it only when it changed; it emits Events
+// for RedisReady and MediaServiceHealthy transitions.
+func (r *SignalingClusterReconciler) updateStatus(ctx context.Context, s *scope, reconcileErr error) error {
+	in := statusInputs{
+		Deployment:      s.deployment,
+		RedisDeployment: s.redisDeployment,
+		MissingSecrets:  s.missingSecrets,
+		PasswordMissing: !s.passwordOK,
+		ReconcileErr:    reconcileErr,
+		Now:             r.Now(),
+	}
+	if snap, ok := r.Monitor.Snapshot(s.key); ok {
+		in.Snapshot = &snap
+	}
+	if s.deployment == nil && reconcileErr != nil {
+		// Applying failed: describe the Deployment as it is, if it exists.
+		d := &appsv1.Deployment{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: s.sc.Namespace, Name: signalingName(s.sc)}, d); err == nil {
+			in.Deployment = d
+		}
+	}
+	newStatus := computeStatus(s.sc, in)
+	r.emitTransitionEvents(s.sc, newStatus)
+	if equality.Semantic.DeepEqual(s.sc.Status, newStatus) {
+		return nil
+	}
+	patch := client.MergeFrom(s.sc.DeepCopy())
+	s.sc.Status = newStatus
+	if err := r.Status().Patch(ctx, s.sc, patch, client.FieldOwner(FieldManager)); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (r *SignalingClusterReconciler) emitTransitionEvents(sc *v1alpha1.SignalingCluster, newStatus v1alpha1.SignalingClusterStatus) {
+	if r.Recorder == nil {
+		return
+	}
+	type transition struct{ condition, okReason, badReason, action string }
+	for _, t := range []transition{
+		{v1alpha1.ConditionMediaServiceHealthy, v1alpha1.EventMediaServiceHealthy, v1alpha1.EventMediaServiceUnhealthy, "HealthCheck"},
+		{v1alpha1.ConditionRedisReady, v1alpha1.EventRedisReady, v1alpha1.EventRedisNotReady, "Ping"},
+	} {
+		c := meta.FindStatusCondition(newStatus.Conditions, t.condition)
+		if c == nil || c.Status == metav1.ConditionUnknown {
+			continue
+		}
+		if old := meta.FindStatusCondition(sc.Status.Conditions, t.condition); old != nil && old.Status == c.Status {
+			continue
+		}
+		if c.Status == metav1.ConditionTrue {
+			r.Recorder.Eventf(sc, nil, corev1.EventTypeNormal, t.okReason, t.action, "%s", c.Message)
+		} else {
+			r.Recorder.Eventf(sc, nil, corev1.EventTypeWarning, t.badReason, t.action, "%s", c.Message)
+		}
+	}
 }

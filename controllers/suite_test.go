@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -104,18 +106,67 @@ type testManager struct {
 	Reconciler *SignalingClusterReconciler
 	Monitor    *Monitor
 	stop       func()
+
+	// objectWrites counts create/patch/delete calls on objects, statusWrites status
+	// patches, as the API server saw them from this manager's client.
+	objectWrites, statusWrites atomic.Int64
+}
+
+// Writes returns the number of writes the manager made to the API server.
+func (tm *testManager) Writes() int64 { return tm.objectWrites.Load() + tm.statusWrites.Load() }
+
+// WritesByKind returns the object and status writes separately.
+func (tm *testManager) WritesByKind() (objects, status int64) {
+	return tm.objectWrites.Load(), tm.statusWrites.Load()
+}
+
+// countWrites wraps the manager's client so that every write is counted (the reconciler
+// itself keeps no test counters).
+func (tm *testManager) countWrites(cfg *rest.Config, o client.Options) (client.Client, error) {
+	c, err := client.NewWithWatch(cfg, o) // reads still come from the manager's cache
+	if err != nil {
+		return nil, err
+	}
+	return interceptor.NewClient(c, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			tm.objectWrites.Add(1)
+			return c.Create(ctx, obj, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+			tm.objectWrites.Add(1)
+			return c.Patch(ctx, obj, p, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			tm.objectWrites.Add(1)
+			return c.Update(ctx, obj, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			tm.objectWrites.Add(1)
+			return c.Delete(ctx, obj, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			tm.statusWrites.Add(1)
+			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
+		},
+	}), nil
 }
 
 // startManager runs the same wiring as cmd/manager, scoped to ns, with leader election off.
-func startManager(t testing.TB, ns string, opts Options) *testManager {
+// tweaks adjust the health monitor before it starts (e.g. its Redis dialer).
+func startManager(t testing.TB, ns string, opts Options, tweaks ...func(*Monitor)) *testManager {
 	t.Helper()
 	mo := ManagerOptions(ManagerConfig{Namespace: ns, MetricsAddr: "0", ProbeAddr: "0"})
 	mo.Controller.SkipNameValidation = ptr.To(true)
+	tm := &testManager{}
+	mo.NewClient = tm.countWrites
 	mgr, err := ctrl.NewManager(testCfg, mo)
 	if err != nil {
 		t.Fatalf("manager: %v", err)
 	}
 	mon := NewMonitor()
+	for _, f := range tweaks {
+		f(mon)
+	}
 	r, err := SetupWithManager(mgr, SetupConfig{Options: opts, Monitor: mon, MaxConcurrentReconciles: 4})
 	if err != nil {
 		t.Fatalf("setup: %v", err)
@@ -123,7 +174,7 @@ func startManager(t testing.TB, ns string, opts Options) *testManager {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	tm := &testManager{Reconciler: r, Monitor: mon}
+	tm.Reconciler, tm.Monitor = r, mon
 	stopped := false
 	tm.stop = func() {
 		if stopped {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/switchboard-rtc/switchboard/controllers"
 	"github.com/switchboard-rtc/switchboard/internal/testutil/nodetest"
 	"github.com/switchboard-rtc/switchboard/internal/testutil/redisserver"
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
@@ -707,9 +708,10 @@ func TestP2PFallbackAndBack(t *testing.T) {
 	}
 }
 
-// TestOperatorVerdictDrivesBreakersOnAllNodes: the operator's media_health notice on
-// channel:control opens and closes the breaker of every node at once; a node that starts
-// while media:health says unhealthy starts with its breaker open.
+// TestOperatorVerdictDrivesBreakersOnAllNodes: the operator's published verdict (the
+// media_health notice on channel:control and the stored media:health) opens and closes
+// the breaker of every node at once; a node that starts while media:health says
+// unhealthy starts with its breaker open.
 func TestOperatorVerdictDrivesBreakersOnAllNodes(t *testing.T) {
 	e := newSFUEnv(t, vocab.RoomInfo{ID: "conf", Mode: vocab.ModeSFU})
 	noFallback := func(o *sfu.Options) { o.DisableFallback = true }
@@ -720,15 +722,13 @@ func TestOperatorVerdictDrivesBreakersOnAllNodes(t *testing.T) {
 	join(t, ca, "conf")
 	join(t, cb, "conf")
 
-	ctx := context.Background()
+	// The verdicts come from the operator's own publisher (the cross test of the
+	// operator↔node contract in internal/contract): what it writes, the nodes obey.
+	operator := controllers.DialGoRedis(controllers.RedisConfig{Addrs: []string{e.redis.Addr()}})
+	t.Cleanup(func() { _ = operator.Close() })
 	verdict := func(healthy bool) {
-		now := time.Now().UnixMilli()
-		stored, _ := json.Marshal(map[string]any{"healthy": healthy, "reason": "probe", "checkedAt": now, "cluster": "default/sc"})
-		if err := e.rdb.Set(ctx, sfu.MediaHealthKey, stored, time.Minute).Err(); err != nil {
-			t.Fatal(err)
-		}
-		notice, _ := json.Marshal(map[string]any{"type": "media_health", "healthy": healthy, "reason": "probe", "at": now})
-		if err := e.rdb.Publish(ctx, "channel:control", notice).Err(); err != nil {
+		v := controllers.MediaVerdict{Healthy: healthy, Reason: "probe", CheckedAt: time.Now().UnixMilli(), Cluster: "default/sc"}
+		if err := operator.PublishMediaVerdict(context.Background(), v, time.Minute, true); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -24,7 +24,9 @@ const (
 	ConditionAvailable = "Available"
 	// ConditionProgressing is True while a rollout or scale operation is in progress.
 	ConditionProgressing = "Progressing"
-	// ConditionRedisReady is True when the configured Redis answers PING with the configured credentials.
+	// ConditionRedisReady is True when the configured Redis answers PING with the configured
+	// credentials; for the managed Redis, when a PING through its Service name answers or,
+	// where the operator cannot reach that name, when signaling pods are Ready.
 	ConditionRedisReady = "RedisReady"
 	// ConditionMediaServiceHealthy reflects the media-service health gate. It is absent when no
 	// media service is configured.
@@ -62,11 +64,13 @@ const (
 	ReasonRedisPingFailed = "PingFailed"
 	// ReasonSecretNotFound: a referenced Secret or key does not exist.
 	ReasonSecretNotFound = "SecretNotFound"
-	// ReasonManagedRedisNotChecked: the managed Redis runs inside the cluster network, which the
-	// operator may not be able to reach; readiness comes from its Deployment instead.
-	ReasonManagedRedisNotChecked = "ManagedRedisDeployment"
-	// ReasonManagedRedisNotReady: the managed Redis Deployment has no available pod yet.
-	ReasonManagedRedisNotReady = "ManagedRedisNotReady"
+	// ReasonRedisNodesReady (managed Redis): the operator cannot PING the managed Redis's
+	// Service name (it runs outside the cluster network), but signaling pods are Ready, which a
+	// node is only while its Redis bus works.
+	ReasonRedisNodesReady = "NodesReady"
+	// ReasonRedisNodesNotReady (managed Redis): the operator's PING through the Service name did
+	// not succeed and no signaling pod is Ready.
+	ReasonRedisNodesNotReady = "NodesNotReady"
 	// ReasonCheckPending: no check has completed yet.
 	ReasonCheckPending = "CheckPending"
 

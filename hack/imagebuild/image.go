@@ -27,9 +27,10 @@ type buildInput struct {
 	CACertificates []byte
 }
 
-// The distroless-style base: the nonroot user, /tmp, a home, name-service config, CA bundle.
+// The distroless-style base: the nonroot user (no home directory: nothing in these images
+// writes one), /tmp, name-service config, CA bundle.
 const (
-	etcPasswd    = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+	etcPasswd    = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/nonexistent:/sbin/nologin\n"
 	etcGroup     = "root:x:0:\nnonroot:x:65532:\n"
 	nsswitch     = "hosts: files dns\n"
 	caBundlePath = "/etc/ssl/certs/ca-certificates.crt"
@@ -44,7 +45,6 @@ func baseLayer(in buildInput) (v1.Layer, error) {
 		b.addFile(caBundlePath, 0o644, 0, 0, in.CACertificates)
 	}
 	b.addDir("/tmp", 0o1777, 0, 0)
-	b.addDir("/home/nonroot", 0o700, nonRoot, nonRoot)
 	return layerFromBuilder(b, in.Created)
 }
 
@@ -68,7 +68,6 @@ func appLayer(spec imageSpec, in buildInput) (v1.Layer, error) {
 		for _, lib := range libs {
 			// The loader and the libraries are often symlinks on the host; the image gets the
 			// file's content at the path the loader searches.
-			lib := lib
 			content, err := os.ReadFile(lib)
 			if err != nil {
 				return nil, fmt.Errorf("image %s: library: %w", spec.Name, err)

@@ -14,12 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/switchboard-rtc/switchboard/internal/contract"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 )
 
-// Channel names (docs/backends.md §Redis layout). The room and node ids sit inside literal braces
-// so that, with Redis Cluster, a room's channel hashes to the same slot as its keys.
-const ControlChannel = "channel:control"
+// Channel names (docs/backends.md §Redis layout; the control channel is in internal/contract).
+// The room and node ids sit inside literal braces so that, with Redis Cluster, a room's
+// channel hashes to the same slot as its keys.
 
 // RoomChannel is the pub/sub channel of a room.
 func RoomChannel(roomID string) string { return "channel:room:{" + roomID + "}" }
@@ -184,7 +185,7 @@ func (b *Redis) resubscribeLocked(ctx context.Context) {
 		// Unblocks the old reader, which sees it is retired and exits.
 		_ = old.Close()
 	}
-	chans := []string{NodeChannel(b.nodeID), ControlChannel}
+	chans := []string{NodeChannel(b.nodeID), contract.ControlChannel}
 	for r := range b.rooms {
 		chans = append(chans, RoomChannel(r))
 	}
@@ -252,7 +253,7 @@ func channelKind(ch string) string {
 		return "room"
 	case strings.HasPrefix(ch, nodeChannelPrefix):
 		return "node"
-	case ch == ControlChannel:
+	case ch == contract.ControlChannel:
 		return "control"
 	}
 	return "other"
@@ -265,7 +266,7 @@ func (b *Redis) receive(rm *redis.Message) {
 		return
 	}
 	kind := channelKind(rm.Channel)
-	if m.Type == "" && rm.Channel == ControlChannel {
+	if m.Type == "" && rm.Channel == contract.ControlChannel {
 		// A notice from outside the signaling tier (the operator's media health gate):
 		// {"type":"media_health",…}. Its "type" names the control event.
 		var foreign struct {
@@ -488,7 +489,7 @@ func (b *Redis) PublishNode(ctx context.Context, nodeID string, m Message) error
 
 // PublishControl sends m to every node, this one included.
 func (b *Redis) PublishControl(ctx context.Context, m Message) error {
-	return b.publish(ctx, "control", ControlChannel, m)
+	return b.publish(ctx, "control", contract.ControlChannel, m)
 }
 
 // SubscribeRoom subscribes to roomID's channel and waits for Redis to confirm, so a

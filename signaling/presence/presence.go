@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/contract"
 )
 
 // ErrUnavailable is returned (wrapped) when the presence backend cannot be reached.
@@ -27,12 +29,12 @@ type Member struct {
 	JoinedAt int64  `json:"joinedAt"` // Unix milliseconds
 }
 
-// NodeState is what a node announces about itself.
-type NodeState string
+// NodeState is what a node announces about itself (internal/contract).
+type NodeState = contract.NodeState
 
 const (
-	NodeActive   NodeState = "active"
-	NodeDraining NodeState = "draining"
+	NodeActive   = contract.NodeActive
+	NodeDraining = contract.NodeDraining
 )
 
 // RoomUser names a member removed from a room.

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/switchboard-rtc/switchboard/internal/contract"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 	"github.com/switchboard-rtc/switchboard/signaling/redisconn"
 )
@@ -25,7 +26,7 @@ func roomNodesKey(room string) string      { return "room:{" + room + "}:nodes" 
 func presenceKey(room, user string) string { return "presence:{" + room + "}:" + user }
 func userNodeKey(user string) string       { return "user:{" + user + "}:node" }
 func disconnectingKey(user string) string  { return "disconnecting:{" + user + "}" }
-func nodeKey(node string) string           { return "node:{" + node + "}" }
+func nodeKey(node string) string           { return contract.NodeKey(node) }
 func nodeRoomsKey(node string) string      { return "node:{" + node + "}:rooms" }
 func nodeReaperKey(node string) string     { return "node:{" + node + "}:reaper" }
 
@@ -291,13 +292,6 @@ func (s *Redis) MarkDisconnecting(ctx context.Context, roomID, userID, session s
 	return wrap("mark disconnecting", s.c.Set(ctx, disconnectingKey(userID), m.NodeID+"/"+session, window).Err())
 }
 
-// NodeRecord is the JSON value of node:{nodeId} (read by the operator).
-type NodeRecord struct {
-	NodeID    string    `json:"nodeId"`
-	State     NodeState `json:"state"`
-	UpdatedAt int64     `json:"updatedAt"` // Unix milliseconds
-}
-
 // Heartbeat registers nodeID (registry first, so a crash in between leaves a registered
 // node without a liveness key, which the reaper handles) and sets node:{nodeId} for ttl.
 // It also prunes the node's room index of rooms where the node has had no members for a
@@ -306,7 +300,7 @@ func (s *Redis) Heartbeat(ctx context.Context, nodeID string, state NodeState, t
 	if err := s.c.SAdd(ctx, NodesRegistryKey, nodeID).Err(); err != nil {
 		return wrap("heartbeat: registry", err)
 	}
-	body, _ := json.Marshal(NodeRecord{NodeID: nodeID, State: state, UpdatedAt: time.Now().UnixMilli()})
+	body, _ := json.Marshal(contract.NodeRecord{NodeID: nodeID, State: state, UpdatedAt: time.Now().UnixMilli()})
 	if err := s.c.Set(ctx, nodeKey(nodeID), body, ttl).Err(); err != nil {
 		return wrap("heartbeat", err)
 	}
@@ -342,7 +336,7 @@ func (s *Redis) Remove(ctx context.Context, nodeID string) error {
 }
 
 // Node returns nodeID's liveness record, or nil when it has expired.
-func (s *Redis) Node(ctx context.Context, nodeID string) (*NodeRecord, error) {
+func (s *Redis) Node(ctx context.Context, nodeID string) (*contract.NodeRecord, error) {
 	raw, err := s.c.Get(ctx, nodeKey(nodeID)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
@@ -350,7 +344,7 @@ func (s *Redis) Node(ctx context.Context, nodeID string) (*NodeRecord, error) {
 	if err != nil {
 		return nil, wrap("node", err)
 	}
-	var r NodeRecord
+	var r contract.NodeRecord
 	if err := json.Unmarshal([]byte(raw), &r); err != nil {
 		return nil, fmt.Errorf("presence: corrupt node record %s: %w", nodeID, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/switchboard-rtc/switchboard/internal/contract"
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 	"github.com/switchboard-rtc/switchboard/signaling/vocab"
@@ -238,34 +239,34 @@ func (s *Service) operatorStillUnhealthy() bool {
 		defer s.mu.Unlock()
 		return s.verdictBad
 	}
-	return ok && !*v.Healthy
+	return ok && !v.Healthy
 }
 
 // onControl applies the operator's verdict, published to every node at once.
 func (s *Service) onControl(event string, data json.RawMessage) {
-	if event != "media_health" || s.media == nil {
+	if event != contract.MediaHealthNoticeType || s.media == nil {
 		return
 	}
-	var v verdict
-	if err := json.Unmarshal(data, &v); err != nil || v.Healthy == nil {
-		s.log.Warn("media_health notice without a verdict", "data", string(data))
+	v, err := contract.ParseMediaVerdict(data)
+	if err != nil {
+		s.log.Warn("media_health notice without a verdict", "err", err)
 		return
 	}
 	s.applyVerdict(v)
 }
 
-func (s *Service) applyVerdict(v verdict) {
+func (s *Service) applyVerdict(v contract.MediaVerdict) {
 	s.mu.Lock()
-	if t := v.time(); t != 0 {
+	if t := v.CheckedAt; t != 0 {
 		if t < s.verdictAt {
 			s.mu.Unlock()
 			return // an older verdict overtaken by a newer one
 		}
 		s.verdictAt = t
 	}
-	s.verdictBad = !*v.Healthy
+	s.verdictBad = !v.Healthy
 	s.mu.Unlock()
-	if *v.Healthy {
+	if v.Healthy {
 		s.closeBreaker(causeOperator)
 		return
 	}

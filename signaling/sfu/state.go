@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/switchboard-rtc/switchboard/internal/contract"
 )
 
 // owner is who a transport or consumer was created for.
@@ -258,37 +261,18 @@ func (m *memoryFlags) clear(_ context.Context, room string) (bool, error) {
 	return was, nil
 }
 
-// MediaHealthKey is where the operator stores its media verdict.
-const MediaHealthKey = "media:health"
-
-// verdict is the operator's media health verdict, as stored in MediaHealthKey and
-// published on channel:control (type "media_health").
-type verdict struct {
-	Healthy   *bool  `json:"healthy"`
-	Reason    string `json:"reason"`
-	At        int64  `json:"at"`        // control notice
-	CheckedAt int64  `json:"checkedAt"` // stored key
-}
-
-func (v verdict) time() int64 {
-	if v.At != 0 {
-		return v.At
-	}
-	return v.CheckedAt
-}
-
-// readVerdict reads the stored verdict; ok is false when there is none.
-func readVerdict(ctx context.Context, rdb redis.UniversalClient) (verdict, bool, error) {
-	raw, err := rdb.Get(ctx, MediaHealthKey).Bytes()
+// readVerdict reads the operator's stored verdict; ok is false when there is none.
+func readVerdict(ctx context.Context, rdb redis.UniversalClient) (contract.MediaVerdict, bool, error) {
+	raw, err := rdb.Get(ctx, contract.MediaHealthKey).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return verdict{}, false, nil
+		return contract.MediaVerdict{}, false, nil
 	}
 	if err != nil {
-		return verdict{}, false, err
+		return contract.MediaVerdict{}, false, err
 	}
-	var v verdict
-	if err := json.Unmarshal(raw, &v); err != nil || v.Healthy == nil {
-		return verdict{}, false, errors.New("media:health is not a verdict: " + string(raw))
+	v, err := contract.ParseMediaVerdict(raw)
+	if err != nil {
+		return contract.MediaVerdict{}, false, fmt.Errorf("%s: %w", contract.MediaHealthKey, err)
 	}
 	return v, true, nil
 }

@@ -1,5 +1,5 @@
 // Command mediastub stands in for a Media Service in tests: it answers the health endpoint
-// (docs/operator.md, "The media-service health gate": GET {url}/health → 200 {"status":"ok"})
+// (docs/backends.md, Media Service: GET {base}/health → 200 {"status":"ok"})
 // and nothing else, so that a test can make the media service healthy or gone by scaling it.
 package main
 
