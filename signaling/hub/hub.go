@@ -180,12 +180,12 @@ func (h *Hub) Close(ctx context.Context) {
 			sessions = append(sessions, s)
 		}
 		h.mu.RUnlock()
-		// Close sockets first; the slower presence clean-up follows within ctx.
+		// Only the memory side of each end: the node is going away, and the other nodes
+		// clean up its presence once its key is gone (no Redis call per socket that could
+		// hold the exit past the drain deadline).
 		for _, s := range sessions {
 			s.conn.Close("server shutdown")
-		}
-		for _, s := range sessions {
-			h.Disconnect(s, DisconnectServer)
+			h.unregister(s, DisconnectServer)
 		}
 		h.cancel()
 		h.wg.Wait()
