@@ -106,7 +106,7 @@ func main() {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
-	metrics.Registry.MustRegister(version.BuildInfo())
+	metrics.Registry.MustRegister(version.BuildInfo()) // served with controller-runtime's metrics
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), managerOptions(c))
 	if err != nil {

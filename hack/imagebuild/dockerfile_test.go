@@ -10,6 +10,33 @@ import (
 	"testing"
 )
 
+// The builder's Go version is the one go.mod asks for (major.minor).
+func TestDockerfileGoVersion(t *testing.T) {
+	root := repoRoot(t)
+	dockerfile, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var arg, goLine string
+	for _, l := range strings.Split(string(dockerfile), "\n") {
+		if v, ok := strings.CutPrefix(l, "ARG GO_VERSION="); ok {
+			arg = strings.TrimSpace(v)
+		}
+	}
+	for _, l := range strings.Split(string(gomod), "\n") {
+		if v, ok := strings.CutPrefix(l, "go "); ok {
+			goLine = strings.TrimSpace(v)
+		}
+	}
+	if arg == "" || goLine == "" || !strings.HasPrefix(goLine+".", arg+".") {
+		t.Errorf("Dockerfile ARG GO_VERSION=%q, go.mod go %q: the builder must match go.mod's major.minor", arg, goLine)
+	}
+}
+
 // dockerStage is what the test reads from one stage of the Dockerfile.
 type dockerStage struct {
 	From       string

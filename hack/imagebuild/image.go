@@ -68,7 +68,6 @@ func appLayer(spec imageSpec, in buildInput) (v1.Layer, error) {
 		for _, lib := range libs {
 			// The loader and the libraries are often symlinks on the host; the image gets the
 			// file's content at the path the loader searches.
-			lib := lib
 			content, err := os.ReadFile(lib)
 			if err != nil {
 				return nil, fmt.Errorf("image %s: library: %w", spec.Name, err)

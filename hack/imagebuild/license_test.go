@@ -36,7 +36,7 @@ func TestLicenseHeaders(t *testing.T) {
 			}
 			if !strings.HasPrefix(text, string(boilerplate)) {
 				rel, _ := filepath.Rel(root, p)
-				t.Errorf("%s: no license header (prepend hack/boilerplate.go.txt)", rel)
+				t.Errorf("%s: no license header (run `make license-headers`)", rel)
 			}
 			checked++
 			return nil

@@ -12,6 +12,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -53,7 +54,7 @@ func main() {
 }
 
 // buildAll writes every image tarball and images.txt into outDir.
-func buildAll(specs []imageSpec, in buildInput, outDir string, log *os.File) error {
+func buildAll(specs []imageSpec, in buildInput, outDir string, log io.Writer) error {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}

@@ -37,9 +37,13 @@ images: $(IMAGEBUILD) ## Build the image tarballs into bin/images/ (signaling, m
 	$(IMAGEBUILD) -bin-dir $(IMAGE_BIN_DIR) -out-dir $(IMAGES_DIR) -version $(VERSION) -revision $(REVISION) \
 		-source-date-epoch $(SOURCE_DATE_EPOCH) -redis-server $(REDIS_SERVER)
 
-# The tests read the tarballs `make images` just wrote, rebuild everything into a temporary
-# directory (same digests expected) and parse the Dockerfile.
+# The programs in the images and the version plumbing are tested first; then the tests read the
+# tarballs `make images` just wrote, rebuild everything into a temporary directory (same digests
+# expected) and parse the Dockerfile.
+IMAGE_UNIT_PKGS := ./test/support/... ./internal/version/ ./signaling/metrics/
+
 test-images: images ## Images: reproducible digests, non-root, no shell, labels, entrypoints, Dockerfile parity, --version
+	$(GO) test -count=1 $(IMAGE_UNIT_PKGS)
 	cd hack/imagebuild && $(GO) vet . && REPO_ROOT=$(CURDIR) IMAGES_DIR=$(IMAGES_DIR) MAKE="$(MAKE)" \
 		$(GO) test -count=1 -timeout 10m .
 

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/signaling/presence"
@@ -86,6 +87,7 @@ func (h *Hub) Drain(ctx context.Context, o DrainOptions) DrainResult {
 		gap = offsets[n-1] / time.Duration(n-1)
 	}
 	var last time.Time
+	var followUps sync.WaitGroup
 	for i, s := range sessions {
 		at := start.Add(offsets[i])
 		if !last.IsZero() && at.Before(last.Add(gap)) {
@@ -100,10 +102,19 @@ func (h *Hub) Drain(ctx context.Context, o DrainOptions) DrainResult {
 		}
 		last = time.Now()
 		s.conn.Close("server draining")
-		h.Disconnect(s, DisconnectServer)
+		// The window is recorded here and now; its Redis part runs beside the schedule,
+		// so a slow Redis does not push the closes back.
+		if followUp := h.unregister(s, DisconnectServer); followUp != nil {
+			followUps.Add(1)
+			go func() {
+				defer followUps.Done()
+				followUp()
+			}()
+		}
 		res.Closed++
 	}
 	res.Took = time.Since(start)
+	followUps.Wait() // each is bounded by the Redis timeout
 	if o.Alone {
 		return res
 	}

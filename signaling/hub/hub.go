@@ -182,12 +182,12 @@ func (h *Hub) Close(ctx context.Context) {
 			sessions = append(sessions, s)
 		}
 		h.mu.RUnlock()
-		// Close sockets first; the slower presence clean-up follows within ctx.
+		// Only the memory side of each end: the node is going away, and the other nodes
+		// clean up its presence once its key is gone (no Redis call per socket that could
+		// hold the exit past the drain deadline).
 		for _, s := range sessions {
 			s.conn.Close("server shutdown")
-		}
-		for _, s := range sessions {
-			h.Disconnect(s, DisconnectServer)
+			h.unregister(s, DisconnectServer)
 		}
 		h.cancel()
 		h.wg.Wait()
@@ -226,14 +226,23 @@ const (
 )
 
 // Disconnect unregisters a session whose transport is closed. It is idempotent: the
-// transport's goroutine calls it when its connection ends, and Drain and Close call it
-// right after closing a connection, so the user's reconnection window is recorded without
-// waiting for that goroutine to run.
+// transport's goroutine calls it when its connection ends, and Drain and Close record the
+// session's end themselves right after closing a connection, so the user's reconnection
+// window exists without waiting for that goroutine to run.
 func (h *Hub) Disconnect(s *Session, why DisconnectReason) {
+	if followUp := h.unregister(s, why); followUp != nil {
+		followUp()
+	}
+}
+
+// unregister ends s in memory at once (session table, local room, reconnection window)
+// and returns the Redis part of its end (presence, subscription) for the caller to run,
+// or nil. It is a no-op for a session already ended.
+func (h *Hub) unregister(s *Session, why DisconnectReason) (followUp func()) {
 	h.mu.Lock()
 	if _, ok := h.sessions[s.ID]; !ok {
 		h.mu.Unlock()
-		return
+		return nil
 	}
 	delete(h.sessions, s.ID)
 	h.mu.Unlock()
@@ -241,13 +250,12 @@ func (h *Hub) Disconnect(s *Session, why DisconnectReason) {
 
 	room := s.Room()
 	if room == "" {
-		return
+		return nil
 	}
 	if why == DisconnectClient {
-		h.leave(s, room, "left")
-		return
+		return func() { h.leave(s, room, "left") }
 	}
-	h.holdPlace(s, room)
+	return h.holdPlace(s, room)
 }
 
 // removeMember removes a member (no longer connected here) from presence and, when this
@@ -370,30 +378,42 @@ func (h *Hub) removeLocal(s *Session, room string) bool {
 	if !s.clearRoomIf(room) {
 		return false
 	}
-	h.dropLocal(s, room)
+	if h.detachLocal(s, room) {
+		h.unsubscribeIfEmpty(room)
+	}
 	return true
 }
 
-// dropLocal takes s, whose room was just cleared, out of room's local member set.
-func (h *Hub) dropLocal(s *Session, room string) {
+// detachLocal takes s, whose room was just cleared, out of room's local member set. It
+// reports whether that left the room without local members. Memory only: no Redis call.
+func (h *Hub) detachLocal(s *Session, room string) (last bool) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	lr := h.rooms[room]
-	last := false
 	if lr != nil && lr.members[s.User.UserID] == s {
 		delete(lr.members, s.User.UserID)
 		if len(lr.members) == 0 {
 			delete(h.rooms, room)
-			last = true
 			h.m.Rooms.Dec()
+			return true
 		}
 	}
-	h.mu.Unlock()
-	if last {
-		ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
-		defer cancel()
-		if err := h.opts.Broker.UnsubscribeRoom(ctx, room); err != nil {
-			h.log.Warn("unsubscribe failed", "room", room, "err", err)
-		}
+	return false
+}
+
+// unsubscribeIfEmpty ends the broker subscription of a room that has no local member
+// (one may have joined since the last one left: then the subscription stays).
+func (h *Hub) unsubscribeIfEmpty(room string) {
+	h.mu.RLock()
+	inUse := h.rooms[room] != nil
+	h.mu.RUnlock()
+	if inUse {
+		return
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
+	defer cancel()
+	if err := h.opts.Broker.UnsubscribeRoom(ctx, room); err != nil {
+		h.log.Warn("unsubscribe failed", "room", room, "err", err)
 	}
 }
 

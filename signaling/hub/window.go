@@ -26,19 +26,26 @@ func (h *Hub) reconnectWindow() time.Duration {
 }
 
 // holdPlace keeps s's user in room for the reconnection window. The window is recorded
-// first, in memory and on the caller's goroutine, before any Redis call: a drain that has
-// just closed the connection counts on it being there (whatever the scheduler ran since).
-func (h *Hub) holdPlace(s *Session, room string) {
+// in memory, on the caller's goroutine, before anything else: a drain that has just closed
+// the connection counts on it being there (whatever the scheduler ran since). It returns
+// the Redis part (the presence mark, the subscription of a room left without local
+// members) for the caller to run, or nil when s was no longer in room.
+func (h *Hub) holdPlace(s *Session, room string) (followUp func()) {
 	if !s.clearRoomIf(room) {
-		return // replaced or left meanwhile
+		return nil // replaced or left meanwhile
 	}
 	d := h.reconnectWindow()
 	h.openWindow(room, s.User.UserID, s.ID, d)
-	h.dropLocal(s, room)
-	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
-	defer cancel()
-	if err := h.opts.Presence.MarkDisconnecting(ctx, room, s.User.UserID, s.ID, d); err != nil {
-		h.log.Warn("mark disconnecting failed", "room", room, "user", s.User.UserID, "err", err)
+	last := h.detachLocal(s, room)
+	return func() {
+		if last {
+			h.unsubscribeIfEmpty(room)
+		}
+		ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
+		defer cancel()
+		if err := h.opts.Presence.MarkDisconnecting(ctx, room, s.User.UserID, s.ID, d); err != nil {
+			h.log.Warn("mark disconnecting failed", "room", room, "user", s.User.UserID, "err", err)
+		}
 	}
 }
 
