@@ -25,7 +25,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type node struct {
 	*brokertest.Node
-	m       *metrics.RedisMetrics
+	m *metrics.RedisMetrics
 }
 
 // startRedisNode starts a Redis broker named id against url with a fast watchdog.

@@ -95,4 +95,3 @@ func (h *Hub) PublishControl(ctx context.Context, event string, payload any) err
 	}
 	return h.opts.Broker.PublishControl(ctx, broker.Message{Type: broker.TypeControl, Event: event, Data: data, Origin: h.opts.NodeID})
 }
-
