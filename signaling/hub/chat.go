@@ -1,52 +1,55 @@
+// chat_message.
+
 package hub
 
 import (
 	"context"
-	"sync"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
-// MemoryChatLog keeps the latest Keep messages of each room in memory (history only; no
-// persistence). It is the default when no Chat Service is configured.
-type MemoryChatLog struct {
-	Keep int
-
-	mu    sync.Mutex
-	rooms map[string][]vocab.ChatMessage
-}
-
-func (l *MemoryChatLog) Append(_ context.Context, m vocab.ChatMessage) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.rooms == nil {
-		l.rooms = map[string][]vocab.ChatMessage{}
+func (h *Hub) onChatMessage(ctx context.Context, s *Session, payload json.RawMessage) (any, *vocab.Error) {
+	var req struct {
+		Content json.RawMessage `json:"content"`
 	}
-	keep := l.Keep
-	if keep <= 0 {
-		keep = 50
+	if err := decode(payload, &req); err != nil {
+		return nil, err
 	}
-	msgs := append(l.rooms[m.RoomID], m)
-	// Trim only when twice the limit is reached: copying the whole history on every
-	// message made each chat message cost O(Keep). Recent never returns more than Keep.
-	if len(msgs) > 2*keep {
-		msgs = append(msgs[:0:0], msgs[len(msgs)-keep:]...)
+	var content string
+	if len(req.Content) == 0 || req.Content[0] != '"' || json.Unmarshal(req.Content, &content) != nil {
+		return nil, vocab.Errorf(vocab.CodeInvalidPayload, "field \"content\" must be a string")
 	}
-	l.rooms[m.RoomID] = msgs
-	return nil
-}
-
-func (l *MemoryChatLog) Recent(_ context.Context, roomID string, n int) ([]vocab.ChatMessage, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	msgs := l.rooms[roomID]
-	keep := l.Keep
-	if keep <= 0 {
-		keep = 50
+	if strings.TrimSpace(content) == "" {
+		return nil, vocab.Errorf(vocab.CodeInvalidPayload, "field \"content\" must not be empty")
 	}
-	n = min(n, keep)
-	if len(msgs) > n {
-		msgs = msgs[len(msgs)-n:]
+	if n := utf8.RuneCountInString(content); n > h.opts.MaxChatLength {
+		return nil, vocab.Errorf(vocab.CodeInvalidPayload, "message is %d characters; the limit is %d", n, h.opts.MaxChatLength)
 	}
-	return append([]vocab.ChatMessage(nil), msgs...), nil
+	room := s.Room()
+	if room == "" {
+		return nil, vocab.Errorf(vocab.CodeNotInRoom, "join a room before sending chat messages")
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, vocab.Errorf(vocab.CodeInternal, "could not create a message id")
+	}
+	msg := vocab.ChatMessage{ID: id.String(), RoomID: room, SenderID: s.User.UserID, SenderName: s.User.Name, Content: content, Timestamp: time.Now().UnixMilli()}
+	if err := h.opts.Chat.Append(ctx, msg); err != nil {
+		var perr *vocab.Error
+		if errors.As(err, &perr) {
+			return nil, perr
+		}
+		h.log.Warn("chat message not stored", "room", room, "err", err)
+		return nil, vocab.Errorf(vocab.CodeInternal, "the message could not be stored; it was not sent")
+	}
+	data, _ := json.Marshal(msg)
+	h.broadcast(room, "chat_message", data, "")
+	return map[string]any{"id": msg.ID, "timestamp": msg.Timestamp}, nil
 }

@@ -1,0 +1,60 @@
+// Fan-out: delivering an event to the local members of a room and publishing it for the
+// other nodes.
+
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/signaling/broker"
+	"github.com/switchboard-rtc/switchboard/signaling/protocol"
+)
+
+// broadcast delivers an event to the local members of room (except the user except)
+// and publishes it for the other nodes.
+func (h *Hub) broadcast(room, event string, data json.RawMessage, except string) {
+	h.deliverRoom(room, protocol.EventFrame(event, data), event, except)
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
+	defer cancel()
+	err := h.opts.Broker.PublishRoom(ctx, room, broker.Message{
+		Type: broker.TypeRoom, Room: room, Event: event, Data: data, Except: except,
+		Origin: h.opts.NodeID, SentAt: time.Now().UnixNano(),
+	})
+	if err != nil {
+		h.log.Warn("room publish failed; remote members miss this event", "room", room, "event", event, "err", err)
+	}
+}
+
+// deliverRoom sends a ready frame to every local member of room except one user.
+func (h *Hub) deliverRoom(room string, frame []byte, event, except string) {
+	h.mu.RLock()
+	lr := h.rooms[room]
+	var targets []*Session
+	if lr != nil {
+		targets = make([]*Session, 0, len(lr.members))
+		for uid, s := range lr.members {
+			if uid != except {
+				targets = append(targets, s)
+			}
+		}
+	}
+	h.mu.RUnlock()
+	sent := 0
+	for _, s := range targets {
+		if s.conn.Send(frame) {
+			sent++
+		}
+	}
+	// One counter update per fan-out: a labelled lookup per delivery was measurable.
+	if sent > 0 {
+		h.m.EventsOut.WithLabelValues(event).Add(float64(sent))
+	}
+}
+
+func (h *Hub) send(s *Session, frame []byte, event string) {
+	if s.conn.Send(frame) {
+		h.m.EventsOut.WithLabelValues(event).Inc()
+	}
+}
