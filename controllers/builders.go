@@ -190,6 +190,9 @@ func desiredConfigData(sc *v1alpha1.SignalingCluster) map[string]string {
 	setDur("SIGNALING_PRESENCE_TTL", s.PresenceTTL)
 	setDur("SIGNALING_DRAIN_RECONNECT_JITTER", s.Drain.ReconnectJitter)
 	set("SIGNALING_LOG_LEVEL", string(s.LogLevel))
+	if s.Demo {
+		d["SIGNALING_DEMO"] = "true"
+	}
 	return d
 }
 

@@ -45,7 +45,7 @@ func fullCluster() *v1alpha1.SignalingCluster {
 	sc := minimalCluster()
 	d := func(s string) *metav1.Duration { v, _ := time.ParseDuration(s); return &metav1.Duration{Duration: v} }
 	sc.Spec = v1alpha1.SignalingClusterSpec{
-		Replicas: ptr.To[int32](4), Image: "img:1", ImagePullPolicy: corev1.PullAlways, LogLevel: "debug",
+		Replicas: ptr.To[int32](4), Image: "img:1", ImagePullPolicy: corev1.PullAlways, LogLevel: "debug", Demo: true,
 		NodeSelector:   map[string]string{"zone": "a"},
 		PodAnnotations: map[string]string{"a": "b"},
 		PodLabels:      map[string]string{"team": "rt", labelInstance: "hijack"},
@@ -88,7 +88,7 @@ func TestDesiredConfigDataIsTheSignalingContract(t *testing.T) {
 			"SIGNALING_MEDIA_SERVICE_URL": "http://sfu/", "SIGNALING_MEDIA_CREATE_TIMEOUT": "4s", "SIGNALING_MEDIA_CALL_TIMEOUT": "3s",
 			"SIGNALING_DEFAULT_ROOM_MODE": "sfu", "SIGNALING_MAX_ROOM_SIZE": "50", "SIGNALING_RECONNECT_WINDOW": "30s",
 			"SIGNALING_PRESENCE_TTL": "20s", "SIGNALING_DRAIN_TIMEOUT": "1m0s", "SIGNALING_DRAIN_RECONNECT_JITTER": "5s",
-			"SIGNALING_LOG_LEVEL": "debug",
+			"SIGNALING_LOG_LEVEL": "debug", "SIGNALING_DEMO": "true",
 		}},
 	}
 	for _, tc := range cases {

@@ -101,6 +101,11 @@ type SignalingClusterSpec struct {
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 
+	// Demo serves the demo page (a video call with chat in the browser, docs/demo.md) at /demo
+	// on every node: for trying a cluster out through a port-forward, not for production.
+	// +optional
+	Demo bool `json:"demo,omitempty"`
+
 	// LogLevel of the signaling nodes.
 	// +optional
 	// +kubebuilder:default=info
