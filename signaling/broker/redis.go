@@ -597,6 +597,9 @@ func (b *Redis) wait(ctx context.Context, w chan struct{}) error {
 // Close stops the watchdog, the subscriber and delivery, and closes the subscriber
 // connection (not the client). It is idempotent; it must not be called from the handler.
 func (b *Redis) Close() error {
+	// Cancel first: a resubscription in progress holds mu while it waits for Redis, and
+	// every retry loop ends on this context.
+	b.cancel()
 	b.mu.Lock()
 	if b.closed.Swap(true) {
 		b.mu.Unlock()
@@ -605,7 +608,6 @@ func (b *Redis) Close() error {
 	ps := b.ps
 	b.ps = nil
 	b.mu.Unlock()
-	b.cancel()
 	if ps != nil {
 		_ = ps.Close()
 	}
