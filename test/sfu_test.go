@@ -205,14 +205,11 @@ func (e *sfuEnv) node(t *testing.T, id string, tweak func(*sfu.Options)) (*nodet
 	if tweak != nil {
 		tweak(&opts)
 	}
-	svc := sfu.New(opts)
 	n := nodetest.Start(t, nodetest.Config{
-		NodeID: id, RedisURL: e.redis.URL(), Hub: hub.Options{Rooms: dir},
-		Setup: func(h *hub.Hub) { svc.Register(context.Background(), h) },
+		NodeID: id, RedisURL: e.redis.URL(), Hub: hub.Options{Rooms: dir}, SFU: &opts,
 	})
-	t.Cleanup(svc.Close)
 	waitReady(t, n, 10*time.Second)
-	return n, svc
+	return n, n.SFU
 }
 
 // eventually polls cond until it holds or the deadline passes.

@@ -22,13 +22,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/signaling/config"
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
-	"github.com/switchboard-rtc/switchboard/signaling/server"
+	"github.com/switchboard-rtc/switchboard/signaling/node"
 )
 
 // closeMargin is kept at the end of --drain-timeout for the final clean-up (presence,
@@ -42,10 +40,10 @@ const closeMargin = 3 * time.Second
 //     window and come back through other nodes;
 //  3. flushers and presence are cleaned up, Redis is closed, and the process exits 0
 //     before --drain-timeout. A second SIGTERM/SIGINT exits at once with status 1.
-func drainAndStop(cfg config.Config, log *slog.Logger, srv *server.Server, h *hub.Hub, httpSrv *http.Server, closeBus func(), beforeClose ...func(context.Context)) {
+func drainAndStop(cfg config.Config, log *slog.Logger, n *node.Node, httpSrv *http.Server) {
 	start := time.Now()
 	deadline := start.Add(cfg.DrainTimeout)
-	srv.SetDraining(cfg.DrainReconnectJitter + time.Second)
+	n.Server.SetDraining(cfg.DrainReconnectJitter + time.Second)
 	_ = httpSrv.Close() // stop accepting; hijacked WebSockets are not affected
 
 	second := make(chan os.Signal, 1)
@@ -58,34 +56,13 @@ func drainAndStop(cfg config.Config, log *slog.Logger, srv *server.Server, h *hu
 
 	drainCtx, cancel := context.WithDeadline(context.Background(), deadline.Add(-closeMargin))
 	defer cancel()
-	res := h.Drain(drainCtx, hub.DrainOptions{
-		MaxShare: cfg.DrainMaxReconnectShare,
-		Spread:   drainSpread(cfg),
-		Jitter:   cfg.DrainReconnectJitter,
-		// Without Redis no other node can take the users over: holding their places
-		// would only delay the exit.
-		Alone: !cfg.UsesRedis(),
-	})
+	res := n.Drain(drainCtx, drainSpread(cfg))
 	log.Info("drain finished", "sessions", res.Sessions, "closed", res.Closed, "stragglers", res.Stragglers,
 		"windows_left", res.WindowsLeft, "took", res.Took, "since_sigterm", time.Since(start))
 
 	closeCtx, cancelClose := context.WithDeadline(context.Background(), deadline)
 	defer cancelClose()
-	// The hooks (chat flusher) and the hub's clean-up use separate Redis connections and
-	// do not depend on each other: run them side by side, so that during a Redis outage
-	// their timeouts do not add up.
-	var wg sync.WaitGroup
-	for _, f := range beforeClose {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(closeCtx)
-		}()
-	}
-	h.Close(closeCtx)
-	wg.Wait()
-	_ = srv.Wait(closeCtx)
-	closeBus()
+	n.Close(closeCtx)
 	log.Info("stopped", "took", time.Since(start))
 }
 

@@ -44,9 +44,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/auth"
 	"github.com/switchboard-rtc/switchboard/signaling/config"
 	"github.com/switchboard-rtc/switchboard/signaling/demo"
-	"github.com/switchboard-rtc/switchboard/signaling/hub"
-	"github.com/switchboard-rtc/switchboard/signaling/metrics"
-	"github.com/switchboard-rtc/switchboard/signaling/server"
+	"github.com/switchboard-rtc/switchboard/signaling/node"
 )
 
 func main() {
@@ -86,45 +84,11 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m := metrics.New()
-	bus, err := newBus(ctx, cfg, m, log)
+	n, err := node.New(ctx, node.Options{Config: cfg, Verifier: verifier, Logger: log})
 	if err != nil {
 		return err
 	}
-	chatLog, stopChat, err := newChatLog(cfg, m, log)
-	if err != nil {
-		return err
-	}
-	rooms := roomDirectory(cfg, bus.redis, m, log)
-	h := hub.New(hub.Options{
-		NodeID:          cfg.NodeID,
-		Broker:          bus.broker,
-		Presence:        bus.presence,
-		Nodes:           bus.nodes,
-		Rooms:           rooms,
-		Metrics:         m,
-		Logger:          log,
-		MaxRoomSize:     cfg.MaxRoomSize,
-		ReconnectWindow: cfg.ReconnectWindow,
-		PresenceTTL:     cfg.PresenceTTL,
-		MaxEventBytes:   cfg.MaxEventBytes,
-		MaxChatLength:   cfg.MaxChatLength,
-		Chat:            chatLog,
-		ChatHistory:     cfg.ChatHistory,
-		EventRate:       cfg.EventRate,
-		EventBurst:      cfg.EventBurst,
-	})
-	bus.resynced = h.RequestResync
-	registerSFU(ctx, h, cfg, rooms, bus.redis, m, log)
-	if err := h.Start(ctx); err != nil {
-		return fmt.Errorf("start hub: %w", err)
-	}
-	srv := server.New(server.Options{
-		Hub: h, Verifier: verifier, Metrics: m, Logger: log,
-		CookieName: cfg.JWTCookie, AllowedOrigins: cfg.AllowedOrigins,
-		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxPayload,
-		SendQueue: cfg.SendQueue,
-	})
+	srv := n.Server
 	if devKeys != nil {
 		addDevRoutes(srv.Mux(), devKeys)
 	}
@@ -136,7 +100,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	log.Info("signaling node listening", "addr", ln.Addr().String(), "redis", cfg.UsesRedis(), "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0))
@@ -150,7 +114,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	case <-ctx.Done():
 	}
 	stop()
-	drainAndStop(cfg, log, srv, h, httpSrv, bus.close, stopChat)
+	drainAndStop(cfg, log, n, httpSrv)
 	return nil
 }
 

@@ -33,6 +33,11 @@ const (
 	TypeControl = "control"
 	// TypeProbe is a node's watchdog probe to itself.
 	TypeProbe = "probe"
+	// TypeResubscribed never travels: the Redis broker hands it to its own node's handler,
+	// in order with the messages, when the subscription came back from a gap during which
+	// messages may have been lost (pub/sub is at-most-once, docs/failure-modes.md F1, F3).
+	// The node then re-reads presence and re-writes its own. Not sent for the first subscribe.
+	TypeResubscribed = "resubscribed"
 )
 
 // Message is what travels between nodes. It is JSON-encoded on the wire.

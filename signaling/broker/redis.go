@@ -50,11 +50,6 @@ type RedisOptions struct {
 	// When it is full the subscriber waits (Redis buffers for it) instead of dropping.
 	QueueSize int
 	Logger    *slog.Logger
-	// OnResubscribed, when set, is called on the delivery goroutine (in order with the
-	// messages) after the subscription came back from a gap during which messages may
-	// have been lost: Redis pub/sub is at-most-once (docs/failure-modes.md F1, F3). The node
-	// re-reads presence and re-writes its own there. Not called for the first subscribe.
-	OnResubscribed func()
 }
 
 // Redis is the Broker over Redis pub/sub. One dedicated subscriber connection carries the
@@ -283,7 +278,7 @@ func (b *Redis) receive(rm *redis.Message) {
 		if m.Origin == b.nodeID {
 			b.m.Received.WithLabelValues("probe").Inc()
 			b.lastProbe.Store(time.Now().UnixNano())
-			if b.resyncPending.Swap(false) && b.opts.OnResubscribed != nil {
+			if b.resyncPending.Swap(false) {
 				b.enqueue(event{resync: true})
 			}
 		}
@@ -331,7 +326,7 @@ func (b *Redis) deliver() {
 		select {
 		case ev := <-b.queue:
 			if ev.resync {
-				b.opts.OnResubscribed()
+				b.handler(Message{Type: TypeResubscribed})
 				continue
 			}
 			if ev.msg.SentAt > 0 && ev.msg.Origin != b.nodeID {

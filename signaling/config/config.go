@@ -302,3 +302,10 @@ func (c Config) Validate() error {
 
 // UsesRedis reports whether the node runs with a Redis bus.
 func (c Config) UsesRedis() bool { return c.RedisURL != "" || len(c.RedisAddrs) > 0 }
+
+// Defaults is the configuration of a node started without flags or environment (it does not
+// validate: a key source is still required to run one).
+func Defaults() Config {
+	c, _ := Parse(nil, func(string) string { return "" }, io.Discard)
+	return c
+}

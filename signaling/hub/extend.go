@@ -95,8 +95,3 @@ func (h *Hub) PublishControl(ctx context.Context, event string, payload any) err
 	}
 	return h.opts.Broker.PublishControl(ctx, broker.Message{Type: broker.TypeControl, Event: event, Data: data, Origin: h.opts.NodeID})
 }
-
-// RequestResync asks the hub to re-subscribe its rooms and re-write its local presence,
-// e.g. after the broker re-established a subscription (messages may have been missed and
-// Redis may have lost its data).
-func (h *Hub) RequestResync() { h.requestResync() }

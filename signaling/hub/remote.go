@@ -46,6 +46,8 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 		}
 	case broker.TypeControl:
 		h.onControl(m)
+	case broker.TypeResubscribed:
+		h.requestResync()
 	}
 }
 

@@ -42,10 +42,8 @@ func TestSingleNodeWithoutRedis(t *testing.T) {
 		}
 	}))
 	defer media.Close()
-	svc := sfu.New(sfu.Options{MediaURL: media.URL, BreakerThreshold: 1, HealthInterval: 50 * time.Millisecond})
 	n := nodetest.Start(t, nodetest.Config{Hub: hub.Options{Rooms: vocab.StaticRooms{Mode: vocab.ModeSFU}},
-		Setup: func(h *hub.Hub) { svc.Register(context.Background(), h) }})
-	t.Cleanup(svc.Close)
+		SFU: &sfu.Options{MediaURL: media.URL, BreakerThreshold: 1, HealthInterval: 50 * time.Millisecond}})
 	alice, bob := nodetest.Connect(t, n, "alice"), nodetest.Connect(t, n, "bob")
 	ctx := nodetest.Ctx(t, 20*time.Second)
 	for _, c := range []interface {

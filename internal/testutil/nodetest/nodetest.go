@@ -8,19 +8,19 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/switchboard-rtc/switchboard/signaling/auth"
 	"github.com/switchboard-rtc/switchboard/signaling/broker"
+	"github.com/switchboard-rtc/switchboard/signaling/config"
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
-	"github.com/switchboard-rtc/switchboard/signaling/presence"
-	"github.com/switchboard-rtc/switchboard/signaling/redisconn"
+	"github.com/switchboard-rtc/switchboard/signaling/node"
 	"github.com/switchboard-rtc/switchboard/signaling/server"
+	"github.com/switchboard-rtc/switchboard/signaling/sfu"
 	"github.com/switchboard-rtc/switchboard/signaling/sioclient"
 )
 
@@ -50,14 +50,15 @@ func Token(t testing.TB, user string) string {
 	return tok
 }
 
-// Node is a running signaling node.
+// Node is a running signaling node, assembled by node.New as in production.
 type Node struct {
 	URL     string
 	Hub     *hub.Hub
 	Server  *server.Server
+	SFU     *sfu.Service
 	Metrics *metrics.Metrics
+	Node    *node.Node
 	http    *httptest.Server
-	redis   redis.UniversalClient
 	closed  sync.Once
 }
 
@@ -65,59 +66,45 @@ type Node struct {
 // connections die first, so it writes nothing more (no presence clean-up, no node key
 // removal, no user_left), then its sockets drop.
 func (n *Node) Crash() {
-	if n.redis != nil {
-		_ = n.redis.Close()
-	}
+	n.Node.CutRedis()
 	n.Close()
 }
 
 // Config tweaks a test node.
 type Config struct {
-	NodeID   string
-	Hub      hub.Options    // Broker, Presence, Nodes, timings…; NodeID/Metrics/Logger filled in
-	Server   server.Options // Hub/Verifier/Metrics/Logger filled in
+	NodeID string
+	// Node is the node's configuration; zero fields take config.Defaults (RedisURL, when set,
+	// puts the node on the Redis broker and presence, with shortened watchdog timings).
+	Node config.Config
+	// Hub and Server override what the configuration gives (non-zero fields win).
+	Hub      hub.Options
+	Server   server.Options
+	SFU      *sfu.Options   // replaces the SFU options derived from the configuration
 	Verifier *auth.Verifier // default: Keys()' public key
-	// RedisURL, when set, puts the node on the Redis broker and presence at that URL
-	// (Hub.Broker/Presence/Nodes are then ignored). Watchdog timings are shortened.
 	RedisURL string
-	// Setup, when set, runs after the hub is built and before it starts: feature
-	// packages register their events and hooks there (the SFU proxy).
-	Setup func(*hub.Hub)
 }
 
 // Start runs a node until the test ends.
 func Start(t testing.TB, cfg Config) *Node {
 	t.Helper()
-	if cfg.NodeID == "" {
-		cfg.NodeID = "node-1"
+	nc := config.Defaults()
+	overlayConfig(&nc, cfg.Node)
+	nc.NodeID = "node-1"
+	if cfg.NodeID != "" {
+		nc.NodeID = cfg.NodeID
 	}
-	m := metrics.New()
-	log := Logger()
-	ho := cfg.Hub
-	ho.NodeID, ho.Metrics, ho.Logger = cfg.NodeID, m, log
-	var rc redis.UniversalClient
-	var h *hub.Hub
+	// Tests send bursts no user would; the production limits have their own tests.
+	nc.ChatRate, nc.ChatBurst = 1e6, 1e6
+	if cfg.Node.ChatRate != 0 {
+		nc.ChatRate, nc.ChatBurst = cfg.Node.ChatRate, cfg.Node.ChatBurst
+	}
+	var bo broker.RedisOptions
 	if cfg.RedisURL != "" {
-		var err error
-		rc, err = redisconn.New(redisconn.Options{URL: cfg.RedisURL, ClientName: cfg.NodeID})
-		if err != nil {
-			t.Fatalf("redis client: %v", err)
+		nc.RedisURL = cfg.RedisURL
+		bo.ProbeInterval, bo.ProbeTimeout = 200*time.Millisecond, time.Second
+		if cfg.Hub.NodeHeartbeat == 0 {
+			cfg.Hub.NodeHeartbeat = 500 * time.Millisecond
 		}
-		store := presence.NewRedis(rc, presence.RedisOptions{Metrics: m.Redis})
-		ho.Broker = broker.NewRedis(rc, broker.RedisOptions{NodeID: cfg.NodeID, Metrics: m.Redis, Logger: log,
-			ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second,
-			OnResubscribed: func() { h.RequestResync() }})
-		ho.Presence, ho.Nodes = store, store
-		if ho.NodeHeartbeat == 0 {
-			ho.NodeHeartbeat = 500 * time.Millisecond
-		}
-	}
-	h = hub.New(ho)
-	if cfg.Setup != nil {
-		cfg.Setup(h)
-	}
-	if err := h.Start(context.Background()); err != nil {
-		t.Fatalf("start hub: %v", err)
 	}
 	v := cfg.Verifier
 	if v == nil {
@@ -127,13 +114,27 @@ func Start(t testing.TB, cfg Config) *Node {
 			t.Fatal(err)
 		}
 	}
-	so := cfg.Server
-	so.Hub, so.Verifier, so.Metrics, so.Logger = h, v, m, log
-	srv := server.New(so)
-	hs := httptest.NewServer(srv)
-	n := &Node{URL: hs.URL, Hub: h, Server: srv, Metrics: m, http: hs, redis: rc}
+	nd, err := node.New(context.Background(), node.Options{
+		Config: nc, Verifier: v, Logger: Logger(),
+		Hub: cfg.Hub, Server: cfg.Server, SFU: cfg.SFU, Broker: bo,
+	})
+	if err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	hs := httptest.NewServer(nd.Handler())
+	n := &Node{URL: hs.URL, Hub: nd.Hub, Server: nd.Server, SFU: nd.SFU, Metrics: nd.Metrics, Node: nd, http: hs}
 	t.Cleanup(n.Close)
 	return n
+}
+
+// overlayConfig copies the non-zero fields of src onto dst.
+func overlayConfig(dst *config.Config, src config.Config) {
+	d, s := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src)
+	for i := range s.NumField() {
+		if f := s.Field(i); !f.IsZero() {
+			d.Field(i).Set(f)
+		}
+	}
 }
 
 // Close stops the node the clean way (sockets closed, presence removed).
@@ -142,12 +143,8 @@ func (n *Node) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		n.http.Listener.Close()
-		n.Hub.Close(ctx)
-		_ = n.Server.Wait(ctx)
+		n.Node.Close(ctx)
 		n.http.Close()
-		if n.redis != nil {
-			_ = n.redis.Close()
-		}
 	})
 }
 
