@@ -118,7 +118,12 @@ fi
 
 # 7. Files the components left outside the state directory.
 find /var/log/containers -maxdepth 1 -type l -lname "$RUN/*" -delete 2>/dev/null
+# CNI results of pods whose teardown the kubelet did not finish: ours by network name, and the
+# loopback plugin's too when the directory is ours altogether.
 rm -f /var/lib/cni/results/"$CNI_NETWORK"-* 2>/dev/null
+if [[ -f $BASELINE/dirs ]] && ! grep -qxF /var/lib/cni "$BASELINE/dirs"; then
+	rm -rf /var/lib/cni
+fi
 if [[ -f $BASELINE/dirs ]]; then
 	for d in "${HOST_DIRS[@]}"; do
 		grep -qxF "$d" "$BASELINE/dirs" && continue

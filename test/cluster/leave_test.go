@@ -87,8 +87,8 @@ func (s *userPath) usersLeaveOnce(t *testing.T, name string, kill func(victim co
 	if line := n.next(time.Minute); !strings.Contains(line, `"ready"`) {
 		t.Fatalf("watch script: %s", line)
 	}
+	n.send("go") // first: the script's clock starts before the first victim can drop
 	kill(victimPod)
-	n.send("go")
 	var res struct {
 		Left map[string][]struct {
 			Ms     int64

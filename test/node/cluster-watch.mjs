@@ -3,7 +3,7 @@
 // SIGKILLs its container; the watcher must hear each victim's user_left exactly once, in time
 // (measured from the kill and from the moment each victim's connection dropped).
 // Env: WATCH_URL, VICTIM_URL, ROOM, TOKEN_WATCHER, VICTIM_TOKENS (JSON [{user, token}]).
-// Commands: "go" (sent right after the kill). Reports: {phase:"ready"}, {phase:"result", ...}.
+// Commands: "go" (sent right before the kill). Reports: {phase:"ready"}, {phase:"result", ...}.
 import { connect, connected, command, env, once, report, sleep } from "./cluster-lib.mjs";
 
 const room = env("ROOM");
