@@ -56,6 +56,7 @@ NODE_PIDS=()
 for i in $(seq "$NODES"); do
 	PORT=$(freeport)
 	env ${NODE_ENV:-} SIGNALING_PPROF_ADDR="127.0.0.1:$((PORT + 1000))" "$BIN/signaling-bench" --jwt-public-key "$WORK/public.pem" \
+		--jwt-audience switchboard-bench --allowed-origins '*' \
 		--listen "127.0.0.1:$PORT" --node-id "bench-$i" --log-level warn "${REDIS_ARGS[@]}" \
 		${NODE_FLAGS:-} >"$WORK/node-$i.log" 2>&1 &
 	PIDS+=($!)

@@ -47,7 +47,7 @@ func startProc(t *testing.T, bin, id, addr string, args ...string) *procNode {
 
 func (p *procNode) start(t *testing.T, bin string) {
 	t.Helper()
-	all := append([]string{"--listen", p.addr, "--node-id", p.id, "--log-level", "warn"}, p.args...)
+	all := append(append([]string{"--listen", p.addr, "--node-id", p.id, "--log-level", "warn"}, nodetest.ProcessFlags()...), p.args...)
 	p.cmd = exec.Command(bin, all...)
 	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stderr = os.Stderr

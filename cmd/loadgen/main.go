@@ -21,7 +21,7 @@ limitations under the License.
 // sent and received, loss, duplicates and latency percentiles, as text or JSON.
 //
 //	loadgen keygen --out /tmp/lg                       # key pair: node gets public.pem
-//	signaling --jwt-public-key /tmp/lg/public.pem --listen 127.0.0.1:8080 &
+//	signaling --jwt-public-key /tmp/lg/public.pem --jwt-audience switchboard-bench --allowed-origins '*' --listen 127.0.0.1:8080 &
 //	loadgen --private-key /tmp/lg/private.pem --url http://127.0.0.1:8080 \
 //	        --clients 1000 --room-size 10 --scenario chat --rate 2 --duration 20s
 //
@@ -129,6 +129,7 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.Drain, "drain", 3*time.Second, "after sending stops, wait at most this long for in-flight deliveries before counting loss")
 	fs.StringVar(&f.privateKey, "private-key", "", "PEM RSA private key that signs the clients' RS256 tokens (loadgen keygen writes one); required")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", 2*time.Hour, "validity of the signed tokens")
+	fs.StringVar(&cfg.Audience, "audience", "switchboard-bench", "aud claim of the signed tokens: the node's --jwt-audience")
 	fs.StringVar(&f.sourceAddrs, "source-addrs", "", "comma-separated local source IPs, e.g. 127.0.0.2,127.0.0.3, or a range 127.0.0.2+8 (8 addresses from .2); clients use them round-robin (each has ~28k ports)")
 	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", 200, "connections being set up (dial + join) at the same time (storm: all)")
 	fs.Float64Var(&cfg.ConnectRate, "connect-rate", 0, "new connections per second during setup (0 = as fast as --dial-concurrency allows)")

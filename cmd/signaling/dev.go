@@ -68,7 +68,7 @@ func devClaims(cfg config.Config) map[string]any {
 var devUserID = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // addDevRoutes serves /dev/token, which mints tokens. It exists only with --dev.
-func addDevRoutes(mux *http.ServeMux, k *auth.DevKeys) {
+func addDevRoutes(mux *http.ServeMux, cfg config.Config, k *auth.DevKeys) {
 	mux.HandleFunc("/dev/token", func(w http.ResponseWriter, r *http.Request) {
 		user := r.URL.Query().Get("user")
 		name := r.URL.Query().Get("name")
@@ -76,7 +76,7 @@ func addDevRoutes(mux *http.ServeMux, k *auth.DevKeys) {
 			http.Error(w, "query parameter user must be 1-64 characters of [A-Za-z0-9_.-]; name at most 64", http.StatusBadRequest)
 			return
 		}
-		tok, err := k.Token(user, name, devTokenTTL, nil)
+		tok, err := k.Token(user, name, devTokenTTL, devClaims(cfg))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

@@ -90,7 +90,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	}
 	srv := n.Server
 	if devKeys != nil {
-		addDevRoutes(srv.Mux(), devKeys)
+		addDevRoutes(srv.Mux(), cfg, devKeys)
 	}
 	if cfg.Demo {
 		demo.Register(srv.Mux(), demo.Options{DevTokens: devKeys != nil})

@@ -25,6 +25,7 @@ type Metrics struct {
 	AuthFailures    *prometheus.CounterVec // by reason
 	Disconnects     *prometheus.CounterVec // by reason
 	SlowConsumers   prometheus.Counter
+	DevMode         prometheus.Gauge
 
 	Redis *RedisMetrics
 	Chat  *ChatMetrics
@@ -46,7 +47,8 @@ func New() *Metrics {
 	m.AuthFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "auth_failures_total", Help: "Rejected connection attempts, by reason."}, []string{"reason"})
 	m.Disconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "disconnects_total", Help: "Closed connections, by reason."}, []string{"reason"})
 	m.SlowConsumers = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "slow_consumer_disconnects_total", Help: "Connections closed because their send queue was full."})
-	for _, c := range []prometheus.Collector{m.Connections, m.ConnectionsOpen, m.Rooms, m.EventsIn, m.EventsOut, m.Errors, m.AuthFailures, m.Disconnects, m.SlowConsumers} {
+	m.DevMode = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "dev_mode", Help: "1 when the node runs with --dev (generated keys, /dev/token): alert on it in production."})
+	for _, c := range []prometheus.Collector{m.Connections, m.ConnectionsOpen, m.Rooms, m.EventsIn, m.EventsOut, m.Errors, m.AuthFailures, m.Disconnects, m.SlowConsumers, m.DevMode} {
 		f(c)
 	}
 	m.Redis = newRedisMetrics(reg)

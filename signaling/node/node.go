@@ -75,6 +75,9 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("node: a token verifier is required")
 	}
 	n := &Node{Config: cfg, Metrics: metrics.New(), log: log}
+	if cfg.Dev {
+		n.Metrics.DevMode.Set(1)
+	}
 	ok := false
 	defer func() {
 		if !ok {

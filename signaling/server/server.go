@@ -34,7 +34,7 @@ type Options struct {
 	Metrics        *metrics.Metrics
 	Logger         *slog.Logger
 	CookieName     string        // token cookie, default "access_token"
-	AllowedOrigins []string      // empty = any Origin; "*" allows all
+	AllowedOrigins []string      // "*" allows any Origin; empty = the node's own origin only
 	PingInterval   time.Duration // default 25 s
 	PingTimeout    time.Duration // default 20 s
 	MaxPayload     int64         // largest WebSocket frame, default 1,000,000 bytes
@@ -99,9 +99,6 @@ func New(opts Options) *Server {
 		} else if o != "" {
 			s.origins[strings.ToLower(o)] = true
 		}
-	}
-	if len(s.origins) == 0 {
-		s.anyOrig = true
 	}
 	s.upgrader = websocket.Upgrader{
 		// 0: gorilla reads through the reader coalescingHijacker hands it (1 KiB, and
@@ -168,6 +165,10 @@ func engineError(w http.ResponseWriter, status, code int, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg})
 }
 
+// originAllowed is the defence against cross-site WebSocket hijacking: a browser sends
+// the token cookie with an upgrade started by any web page, so only listed origins may
+// upgrade. With no list (a --dev node) only pages the node serves itself (/demo) may: the
+// Origin's host must be the request's Host. Clients that are not browsers send no Origin.
 func (s *Server) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" || s.anyOrig {
@@ -176,6 +177,9 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
 		return false
+	}
+	if len(s.origins) == 0 {
+		return strings.EqualFold(u.Host, r.Host)
 	}
 	return s.origins[strings.ToLower(u.Scheme+"://"+u.Host)]
 }

@@ -40,10 +40,21 @@ func Keys() *auth.DevKeys {
 	return keys
 }
 
+// Audience is the aud claim of every test token; nodes started as processes require it
+// (ProcessFlags).
+const Audience = "switchboard-test"
+
+// ProcessFlags are the flags a signaling process started by a test needs besides its key
+// and listen address: a production node refuses to start without an origin allow-list
+// and an audience.
+func ProcessFlags() []string {
+	return []string{"--allowed-origins", "*", "--jwt-audience", Audience}
+}
+
 // Token signs a one-hour token for user (name = user when empty).
 func Token(t testing.TB, user string) string {
 	t.Helper()
-	tok, err := Keys().Token(user, "Name of "+user, time.Hour, nil)
+	tok, err := Keys().Token(user, "Name of "+user, time.Hour, map[string]any{"aud": Audience})
 	if err != nil {
 		t.Fatal(err)
 	}
