@@ -88,7 +88,7 @@ func TestRenderedEnvironmentParsesWithTheNodesConfig(t *testing.T) {
 
 	s := func(v string) time.Duration { d, _ := time.ParseDuration(v); return d }
 	want := got // start from what the node fills in itself (defaults), then pin the spec's fields
-	want.Listen, want.NodeID = ":8080", "field:metadata.name"
+	want.Listen, want.MetricsListen, want.NodeID = ":8080", ":9090", "field:metadata.name"
 	want.LogLevel = "debug"
 	want.JWTPublicKey = "/etc/switchboard/jwt/pub.pem"
 	want.JWKSURL, want.JWTCookie, want.JWTIssuer, want.JWTAudience = "https://a/jwks", "tok", "iss", "aud"

@@ -32,9 +32,10 @@ import (
 const devTokenTTL = 24 * time.Hour
 
 // printDevBanner tells a newcomer how to connect to a --dev node.
-func printDevBanner(out io.Writer, addr string, cfg config.Config, k *auth.DevKeys) {
+func printDevBanner(out io.Writer, addr, metricsAddr string, cfg config.Config, k *auth.DevKeys) {
 	_, port, _ := net.SplitHostPort(addr)
 	url := "http://localhost:" + port
+	_, metricsPort, _ := net.SplitHostPort(metricsAddr)
 	alice, _ := k.Token("alice", "Alice", devTokenTTL, devClaims(cfg))
 	bob, _ := k.Token("bob", "Bob", devTokenTTL, devClaims(cfg))
 	fmt.Fprintf(out, `
@@ -49,9 +50,9 @@ Connect with socket.io-client 4.x (Node or a browser):
   socket.emit("join_room", { roomId: "demo" }, (ack) => console.log(ack));
 or send the token as the cookie %[4]s=<token>, or the header "Authorization: Bearer <token>".
 More tokens: curl '%[1]s/dev/token?user=carol&name=Carol'
-Health: %[1]s/healthz  Ready: %[1]s/readyz  Metrics: %[1]s/metrics
+Health: %[1]s/healthz  Ready: %[1]s/readyz  Metrics: http://localhost:%[5]s/metrics
 ======================================================
-`, url, alice, bob, cfg.JWTCookie)
+`, url, alice, bob, cfg.JWTCookie, metricsPort)
 }
 
 func devClaims(cfg config.Config) map[string]any {

@@ -15,12 +15,13 @@ import (
 
 // Config is the node's configuration.
 type Config struct {
-	Listen    string
-	NodeID    string
-	LogLevel  string
-	Dev       bool
-	DevUnsafe bool
-	Demo      bool
+	Listen        string
+	MetricsListen string
+	NodeID        string
+	LogLevel      string
+	Dev           bool
+	DevUnsafe     bool
+	Demo          bool
 
 	JWTPublicKey   string
 	JWKSURL        string
@@ -114,7 +115,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.SetOutput(out)
 	host, _ := os.Hostname()
 
-	fs.StringVar(&c.Listen, "listen", defaultListen, "address for Socket.IO (/socket.io/), /healthz, /readyz and /metrics (with --dev: "+devListen+" unless given)")
+	fs.StringVar(&c.Listen, "listen", defaultListen, "address for clients: Socket.IO (/socket.io/), /healthz, /readyz and, with --demo, /demo (with --dev: "+devListen+" unless given)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", defaultMetricsListen, "address of the Prometheus /metrics listener, kept off the client port (with --dev: "+devMetricsListen+" unless given)")
 	fs.StringVar(&c.NodeID, "node-id", host, "id of this node in the cluster (Kubernetes: the pod name); a random suffix is added at every start, so a restarted process is a new node to the cluster")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: text logs, a generated RSA key pair, printed dev tokens and /dev/token; loopback only, no Redis or backends (never in production)")
@@ -214,12 +216,17 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	if c.Dev && !given("listen") {
 		c.Listen = devListen
 	}
+	if c.Dev && !given("metrics-listen") {
+		c.MetricsListen = devMetricsListen
+	}
 	return c, c.Validate()
 }
 
 const (
-	defaultListen = ":8080"
-	devListen     = "127.0.0.1:8080"
+	defaultListen        = ":8080"
+	devListen            = "127.0.0.1:8080"
+	defaultMetricsListen = ":9090"
+	devMetricsListen     = "127.0.0.1:9090"
 )
 
 func flagGiven(fs *flag.FlagSet, name string) bool {
@@ -235,6 +242,9 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 // Validate reports configuration mistakes with the flag to fix.
 func (c Config) Validate() error {
 	var errs []error
+	if c.MetricsListen == "" {
+		errs = append(errs, errors.New("--metrics-listen must not be empty"))
+	}
 	if c.NodeID == "" {
 		errs = append(errs, errors.New("--node-id must not be empty"))
 	}

@@ -51,6 +51,9 @@ func (c Config) devOnlyOnLoopback() []error {
 	if !isLoopback(c.Listen) {
 		errs = append(errs, fmt.Errorf("--dev listens on loopback only, not %q%s", c.Listen, hint))
 	}
+	if !isLoopback(c.MetricsListen) {
+		errs = append(errs, fmt.Errorf("--dev listens on loopback only, not --metrics-listen %q%s", c.MetricsListen, hint))
+	}
 	return errs
 }
 

@@ -25,16 +25,16 @@ func TestProductionRefusesToStartWithAnOpenDoor(t *testing.T) {
 	}
 	// A literal * is what allows any origin; an https JWKS is fine.
 	c, err := Parse([]string{"--jwks-url=https://idp.example/jwks.json", "--allowed-origins=*", "--jwt-audience=a"}, env(nil), &bytes.Buffer{})
-	if err != nil || c.Listen != ":8080" {
-		t.Fatalf("complete production flags: listen=%q err=%v", c.Listen, err)
+	if err != nil || c.Listen != ":8080" || c.MetricsListen != ":9090" {
+		t.Fatalf("complete production flags: listen=%q metrics=%q err=%v", c.Listen, c.MetricsListen, err)
 	}
 }
 
 func TestDevStaysOnLoopbackWithoutSharedInfrastructure(t *testing.T) {
 	// `make run`: no other flag, loopback listener.
 	c, err := Parse([]string{"--dev"}, env(nil), &bytes.Buffer{})
-	if err != nil || c.Listen != "127.0.0.1:8080" {
-		t.Fatalf("--dev alone: listen=%q err=%v", c.Listen, err)
+	if err != nil || c.Listen != "127.0.0.1:8080" || c.MetricsListen != "127.0.0.1:9090" {
+		t.Fatalf("--dev alone: listen=%q metrics=%q err=%v", c.Listen, c.MetricsListen, err)
 	}
 	for _, ok := range [][]string{{"--dev", "--listen=localhost:9000"}, {"--dev", "--listen=[::1]:9000"}, {"--dev", "--jwks-url=http://127.0.0.1:1/jwks"}} {
 		if _, err := Parse(ok, env(nil), &bytes.Buffer{}); err != nil {
@@ -48,6 +48,7 @@ func TestDevStaysOnLoopbackWithoutSharedInfrastructure(t *testing.T) {
 	}{
 		{[]string{"--dev", "--listen=:8080"}, nil, "--dev listens on loopback only"},
 		{[]string{"--dev"}, map[string]string{"SIGNALING_LISTEN": "0.0.0.0:8080"}, "--dev listens on loopback only"},
+		{[]string{"--dev", "--metrics-listen=:9090"}, nil, "not --metrics-listen"},
 		{[]string{"--dev", "--redis-url=redis://127.0.0.1:7000"}, nil, "--dev does not use Redis"},
 		{[]string{"--dev", "--redis-addrs=127.0.0.1:7000"}, nil, "--dev does not use Redis"},
 		{[]string{"--dev", "--room-service-url=http://rooms"}, nil, "remove --room-service-url"},

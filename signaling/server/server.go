@@ -1,5 +1,5 @@
 // Package server is the node's HTTP face: the Socket.IO endpoint over WebSocket, health
-// and readiness probes, and metrics.
+// and readiness probes on the client port, and metrics on a listener of their own.
 package server
 
 import (
@@ -112,8 +112,16 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("/socket.io/", s.serveSocketIO)
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
 	s.mux.HandleFunc("/readyz", s.serveReady)
-	s.mux.Handle("/metrics", promhttp.HandlerFor(opts.Metrics.Registry, promhttp.HandlerOpts{}))
 	return s
+}
+
+// MetricsHandler serves /metrics of m. It belongs on its own listener (--metrics-listen),
+// not on the client port: metrics name rooms, versions and failure counts that clients on
+// the internet have no business reading.
+func MetricsHandler(m *metrics.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // Mux exposes the route table so callers can add pages (e.g. /demo).

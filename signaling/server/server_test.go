@@ -353,14 +353,14 @@ func TestTransportEndsReachTheHub(t *testing.T) {
 
 func TestHealthReadyMetrics(t *testing.T) {
 	n := nodetest.Start(t, nodetest.Config{})
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200} {
-		resp, err := http.Get(n.URL + path)
+	for url, want := range map[string]int{n.URL + "/healthz": 200, n.URL + "/readyz": 200, n.URL + "/metrics": 404, n.MetricsURL + "/metrics": 200} {
+		resp, err := http.Get(url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode != want {
-			t.Errorf("%s = %d", path, resp.StatusCode)
+			t.Errorf("%s = %d, want %d", url, resp.StatusCode, want)
 		}
 	}
 	c := nodetest.Connect(t, n, "alice")

@@ -63,14 +63,16 @@ func Token(t testing.TB, user string) string {
 
 // Node is a running signaling node, assembled by node.New as in production.
 type Node struct {
-	URL     string
-	Hub     *hub.Hub
-	Server  *server.Server
-	SFU     *sfu.Service
-	Metrics *metrics.Metrics
-	Node    *node.Node
-	http    *httptest.Server
-	closed  sync.Once
+	URL        string
+	MetricsURL string // the metrics listener (--metrics-listen): GET MetricsURL + "/metrics"
+	Hub        *hub.Hub
+	Server     *server.Server
+	SFU        *sfu.Service
+	Metrics    *metrics.Metrics
+	Node       *node.Node
+	http       *httptest.Server
+	metrics    *httptest.Server
+	closed     sync.Once
 }
 
 // Crash stops the node as a crash would, as far as the cluster can tell: its Redis
@@ -133,7 +135,8 @@ func Start(t testing.TB, cfg Config) *Node {
 		t.Fatalf("start node: %v", err)
 	}
 	hs := httptest.NewServer(nd.Handler())
-	n := &Node{URL: hs.URL, Hub: nd.Hub, Server: nd.Server, SFU: nd.SFU, Metrics: nd.Metrics, Node: nd, http: hs}
+	ms := httptest.NewServer(nd.MetricsHandler())
+	n := &Node{URL: hs.URL, MetricsURL: ms.URL, Hub: nd.Hub, Server: nd.Server, SFU: nd.SFU, Metrics: nd.Metrics, Node: nd, http: hs, metrics: ms}
 	t.Cleanup(n.Close)
 	return n
 }
@@ -156,6 +159,7 @@ func (n *Node) Close() {
 		n.http.Listener.Close()
 		n.Node.Close(ctx)
 		n.http.Close()
+		n.metrics.Close()
 	})
 }
 
