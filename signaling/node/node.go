@@ -94,6 +94,8 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		ChatHistory:     cfg.ChatHistory,
 		EventRate:       cfg.EventRate,
 		EventBurst:      cfg.EventBurst,
+
+		RequireRoomGrant: cfg.RequireRoomGrant,
 	}
 	if err := n.connectBus(ctx, &ho, opts.Broker); err != nil {
 		return nil, err
