@@ -123,7 +123,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		Hub: n.Hub, Verifier: opts.Verifier, Metrics: n.Metrics, Logger: log,
 		CookieName: cfg.JWTCookie, AllowedOrigins: cfg.AllowedOrigins,
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxPayload,
-		SendQueue: cfg.SendQueue,
+		SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes, ConnectTimeout: cfg.ConnectTimeout,
 	}
 	overlay(&so, opts.Server)
 	n.Server = server.New(so)
