@@ -94,6 +94,14 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		ChatHistory:     cfg.ChatHistory,
 		EventRate:       cfg.EventRate,
 		EventBurst:      cfg.EventBurst,
+
+		JoinHistoryBytes: cfg.JoinHistoryBytes,
+		JoinRate:         cfg.JoinRate,
+		JoinBurst:        cfg.JoinBurst,
+		RelayRate:        cfg.RelayRate,
+		RelayBurst:       cfg.RelayBurst,
+		RelayTargetRate:  cfg.RelayTargetRate,
+		RelayTargetBurst: cfg.RelayTargetBurst,
 	}
 	if err := n.connectBus(ctx, &ho, opts.Broker); err != nil {
 		return nil, err
