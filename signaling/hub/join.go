@@ -49,7 +49,8 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		return nil, perr
 	}
 
-	if cur := s.Room(); cur != "" && cur != room {
+	cur := s.Room()
+	if cur != "" && cur != room {
 		h.leave(s, cur, "left")
 	}
 
@@ -125,13 +126,7 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 			others = append(others, participant{m.UserID, m.Name})
 		}
 	}
-	history, err := h.opts.Chat.Recent(ctx, room, h.opts.ChatHistory)
-	if err != nil {
-		h.log.Warn("chat history unavailable", "room", room, "err", err)
-	}
-	if history == nil {
-		history = []vocab.ChatMessage{}
-	}
+	history := h.joinHistory(ctx, room, cur == room)
 	mode := info.Mode
 	if mode == "" {
 		mode = vocab.ModeP2P
