@@ -111,6 +111,10 @@ func TestRenderedEnvironmentParsesWithTheNodesConfig(t *testing.T) {
 	want.ChatFlushInterval, want.ChatClaimIdle = s("250ms"), s("1m")
 	want.MediaBreakerThreshold, want.MediaHealthInterval, want.P2PFallbackMaxParticipants = 7, s("3s"), 0
 	want.MemoryLimitRatio = 0.8
+	want.SendQueueBytes, want.JoinHistoryBytes, want.JoinRate, want.JoinBurst = 1<<20, 32768, 1.5, 4
+	want.RelayRate, want.RelayBurst, want.RelayTargetRate, want.RelayTargetBurst = 30, 60, 10, 25
+	want.ConnectTimeout, want.MaxConnections, want.MaxConnectionsPerUser, want.MaxConnectionsPerIP = s("5s"), 20000, 8, 100
+	want.TrustedProxies, want.RequireRoomGrant, want.ChatHistoryRooms = []string{"10.0.0.0/8", "192.168.1.1"}, true, 500
 	want.Demo = true
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("node config from the rendered env:\n got %+v\nwant %+v", got, want)

@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"strconv"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -56,11 +57,30 @@ func addTuningEnv(e nodeEnv, s *v1alpha1.SignalingClusterSpec) {
 	e.decimal("SIGNALING_EVENT_RATE", s.Limits.EventRate)
 	e.int32("SIGNALING_EVENT_BURST", s.Limits.EventBurst)
 	e.int32("SIGNALING_SEND_QUEUE", s.Limits.SendQueue)
+	e.int32("SIGNALING_SEND_QUEUE_BYTES", s.Limits.SendQueueBytes)
+	e.int32("SIGNALING_JOIN_HISTORY_BYTES", s.Limits.JoinHistoryBytes)
+	e.decimal("SIGNALING_JOIN_RATE", s.Limits.JoinRate)
+	e.int32("SIGNALING_JOIN_BURST", s.Limits.JoinBurst)
+	e.decimal("SIGNALING_RELAY_RATE", s.Limits.RelayRate)
+	e.int32("SIGNALING_RELAY_BURST", s.Limits.RelayBurst)
+	e.decimal("SIGNALING_RELAY_TARGET_RATE", s.Limits.RelayTargetRate)
+	e.int32("SIGNALING_RELAY_TARGET_BURST", s.Limits.RelayTargetBurst)
+	e.duration("SIGNALING_CONNECT_TIMEOUT", s.Limits.ConnectTimeout)
+	e.int32("SIGNALING_MAX_CONNECTIONS", s.Limits.MaxConnections)
+	e.int32("SIGNALING_MAX_CONNECTIONS_PER_USER", s.Limits.MaxConnectionsPerUser)
+	e.int32("SIGNALING_MAX_CONNECTIONS_PER_IP", s.Limits.MaxConnectionsPerIP)
+	if len(s.Limits.TrustedProxies) > 0 {
+		e["SIGNALING_TRUSTED_PROXIES"] = strings.Join(s.Limits.TrustedProxies, ",")
+	}
+	if s.Auth.RequireRoomGrant {
+		e["SIGNALING_REQUIRE_ROOM_GRANT"] = "true"
+	}
 
 	e.duration("SIGNALING_PING_INTERVAL", s.Heartbeat.PingInterval)
 	e.duration("SIGNALING_PING_TIMEOUT", s.Heartbeat.PingTimeout)
 
 	e.int32("SIGNALING_CHAT_HISTORY", s.Chat.History)
+	e.int32("SIGNALING_CHAT_HISTORY_ROOMS", s.Chat.HistoryRooms)
 	e.duration("SIGNALING_CHAT_HISTORY_TTL", s.Chat.HistoryTTL)
 	e.decimal("SIGNALING_CHAT_RATE", s.Chat.Rate)
 	e.int32("SIGNALING_CHAT_BURST", s.Chat.Burst)

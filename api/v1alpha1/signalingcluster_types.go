@@ -296,6 +296,12 @@ type AuthSpec struct {
 	// +optional
 	Audience string `json:"audience,omitempty"`
 
+	// RequireRoomGrant makes a join_room need a grant: the token's rooms claim or the Room
+	// Service's members list must name the room or user (SIGNALING_REQUIRE_ROOM_GRANT;
+	// production: on, docs/security.md).
+	// +optional
+	RequireRoomGrant bool `json:"requireRoomGrant,omitempty"`
+
 	// AllowedOrigins are the browser origins allowed to open a WebSocket.
 	// +optional
 	// +listType=set

@@ -30,8 +30,10 @@ import (
 // +kubebuilder:validation:MaxLength=19
 type Decimal string
 
-// LimitsSpec protects a node from one client: sizes, rates and the per-socket send queue.
+// LimitsSpec protects a node from one client: sizes, rates, the per-socket send queue and
+// connection caps.
 // +kubebuilder:validation:XValidation:rule="!has(self.maxEventBytes) || self.maxEventBytes <= (has(self.maxPayloadBytes) ? self.maxPayloadBytes : 1000000)",message="limits.maxEventBytes must not exceed limits.maxPayloadBytes (default 1000000)"
+// +kubebuilder:validation:XValidation:rule="(has(self.sendQueueBytes) ? self.sendQueueBytes : 4194304) >= 2 * (has(self.maxEventBytes) ? self.maxEventBytes : 65536) && (has(self.sendQueueBytes) ? self.sendQueueBytes : 4194304) >= 2 * (has(self.joinHistoryBytes) ? self.joinHistoryBytes : 65536)",message="limits.sendQueueBytes (default 4194304) must be at least twice limits.maxEventBytes (default 65536) and twice limits.joinHistoryBytes (default 65536)"
 type LimitsSpec struct {
 	// MaxEventBytes is the largest event payload; larger ones get payload_too_large
 	// (SIGNALING_MAX_EVENT_BYTES, node default 65536).
@@ -68,6 +70,89 @@ type LimitsSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	SendQueue *int32 `json:"sendQueue,omitempty"`
+
+	// SendQueueBytes is the number of bytes queued per socket; a socket whose queue holds more
+	// is disconnected as a slow consumer (SIGNALING_SEND_QUEUE_BYTES, node default 4194304).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	SendQueueBytes *int32 `json:"sendQueueBytes,omitempty"`
+
+	// JoinHistoryBytes is the most bytes of chat history in one join_room ack
+	// (SIGNALING_JOIN_HISTORY_BYTES, node default 65536).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	JoinHistoryBytes *int32 `json:"joinHistoryBytes,omitempty"`
+
+	// JoinRate is the join_room events per second one user may send on a node
+	// (SIGNALING_JOIN_RATE, node default "2").
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="limits.joinRate must be positive"
+	JoinRate *Decimal `json:"joinRate,omitempty"`
+
+	// JoinBurst is the burst size of the per-user join_room rate limit (SIGNALING_JOIN_BURST,
+	// node default 10).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	JoinBurst *int32 `json:"joinBurst,omitempty"`
+
+	// RelayRate is the webrtc_* relays per second one user may send on a node
+	// (SIGNALING_RELAY_RATE, node default "50").
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="limits.relayRate must be positive"
+	RelayRate *Decimal `json:"relayRate,omitempty"`
+
+	// RelayBurst is the burst size of the per-user relay rate limit (SIGNALING_RELAY_BURST,
+	// node default 200).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	RelayBurst *int32 `json:"relayBurst,omitempty"`
+
+	// RelayTargetRate is the webrtc_* relays per second from one user to one target user
+	// (SIGNALING_RELAY_TARGET_RATE, node default "20").
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="limits.relayTargetRate must be positive"
+	RelayTargetRate *Decimal `json:"relayTargetRate,omitempty"`
+
+	// RelayTargetBurst is the burst size of the per-sender-and-target relay rate limit
+	// (SIGNALING_RELAY_TARGET_BURST, node default 50).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	RelayTargetBurst *int32 `json:"relayTargetBurst,omitempty"`
+
+	// ConnectTimeout: a socket must authenticate this long after the upgrade at the latest
+	// (Go duration, SIGNALING_CONNECT_TIMEOUT, node default 10s).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="limits.connectTimeout must be positive"
+	ConnectTimeout *metav1.Duration `json:"connectTimeout,omitempty"`
+
+	// MaxConnections is the most WebSocket connections on one node; 0 = unlimited
+	// (SIGNALING_MAX_CONNECTIONS).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxConnections *int32 `json:"maxConnections,omitempty"`
+
+	// MaxConnectionsPerUser is the most sockets of one user on one node; 0 = unlimited
+	// (SIGNALING_MAX_CONNECTIONS_PER_USER).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxConnectionsPerUser *int32 `json:"maxConnectionsPerUser,omitempty"`
+
+	// MaxConnectionsPerIP is the most connections from one client IP on one node; 0 =
+	// unlimited (SIGNALING_MAX_CONNECTIONS_PER_IP; see trustedProxies).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxConnectionsPerIP *int32 `json:"maxConnectionsPerIP,omitempty"`
+
+	// TrustedProxies are the CIDRs (or addresses) of load balancers whose X-Forwarded-For names
+	// the client IP for maxConnectionsPerIP (SIGNALING_TRUSTED_PROXIES).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.all(p, isCIDR(p) || isIP(p))",message="limits.trustedProxies must be CIDRs or IP addresses"
+	TrustedProxies []string `json:"trustedProxies,omitempty"`
 }
 
 // HeartbeatSpec is the Engine.IO heartbeat between a node and its clients.
@@ -106,6 +191,12 @@ type ChatSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="chat.historyTTL must be positive"
 	HistoryTTL *metav1.Duration `json:"historyTTL,omitempty"`
+
+	// HistoryRooms: without Redis, the number of rooms whose chat history is kept in memory
+	// (SIGNALING_CHAT_HISTORY_ROOMS, node default 10000).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	HistoryRooms *int32 `json:"historyRooms,omitempty"`
 
 	// Rate is the chat messages per second one user may send (token bucket); excess gets
 	// rate_limited (SIGNALING_CHAT_RATE, node default "10").

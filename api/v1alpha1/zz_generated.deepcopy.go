@@ -90,6 +90,11 @@ func (in *ChatSpec) DeepCopyInto(out *ChatSpec) {
 		*out = new(metav1.Duration)
 		**out = **in
 	}
+	if in.HistoryRooms != nil {
+		in, out := &in.HistoryRooms, &out.HistoryRooms
+		*out = new(int32)
+		**out = **in
+	}
 	if in.Rate != nil {
 		in, out := &in.Rate, &out.Rate
 		*out = new(Decimal)
@@ -249,6 +254,71 @@ func (in *LimitsSpec) DeepCopyInto(out *LimitsSpec) {
 		in, out := &in.SendQueue, &out.SendQueue
 		*out = new(int32)
 		**out = **in
+	}
+	if in.SendQueueBytes != nil {
+		in, out := &in.SendQueueBytes, &out.SendQueueBytes
+		*out = new(int32)
+		**out = **in
+	}
+	if in.JoinHistoryBytes != nil {
+		in, out := &in.JoinHistoryBytes, &out.JoinHistoryBytes
+		*out = new(int32)
+		**out = **in
+	}
+	if in.JoinRate != nil {
+		in, out := &in.JoinRate, &out.JoinRate
+		*out = new(Decimal)
+		**out = **in
+	}
+	if in.JoinBurst != nil {
+		in, out := &in.JoinBurst, &out.JoinBurst
+		*out = new(int32)
+		**out = **in
+	}
+	if in.RelayRate != nil {
+		in, out := &in.RelayRate, &out.RelayRate
+		*out = new(Decimal)
+		**out = **in
+	}
+	if in.RelayBurst != nil {
+		in, out := &in.RelayBurst, &out.RelayBurst
+		*out = new(int32)
+		**out = **in
+	}
+	if in.RelayTargetRate != nil {
+		in, out := &in.RelayTargetRate, &out.RelayTargetRate
+		*out = new(Decimal)
+		**out = **in
+	}
+	if in.RelayTargetBurst != nil {
+		in, out := &in.RelayTargetBurst, &out.RelayTargetBurst
+		*out = new(int32)
+		**out = **in
+	}
+	if in.ConnectTimeout != nil {
+		in, out := &in.ConnectTimeout, &out.ConnectTimeout
+		*out = new(metav1.Duration)
+		**out = **in
+	}
+	if in.MaxConnections != nil {
+		in, out := &in.MaxConnections, &out.MaxConnections
+		*out = new(int32)
+		**out = **in
+	}
+	if in.MaxConnectionsPerUser != nil {
+		in, out := &in.MaxConnectionsPerUser, &out.MaxConnectionsPerUser
+		*out = new(int32)
+		**out = **in
+	}
+	if in.MaxConnectionsPerIP != nil {
+		in, out := &in.MaxConnectionsPerIP, &out.MaxConnectionsPerIP
+		*out = new(int32)
+		**out = **in
+	}
+	if in.TrustedProxies != nil {
+		in, out := &in.TrustedProxies, &out.TrustedProxies
+		*out = make([]string, len(*in))
+		copy(*out, *in)
 	}
 }
 
