@@ -39,8 +39,11 @@ type Options struct {
 	PingTimeout    time.Duration // default 20 s
 	MaxPayload     int64         // largest WebSocket frame, default 1,000,000 bytes
 	SendQueue      int           // frames queued per connection before it counts as slow, default 256
+	SendQueueBytes int           // bytes queued per connection before it counts as slow, default 4 MiB
 	WriteTimeout   time.Duration // default 10 s
-	ConnectTimeout time.Duration // time to send CONNECT after the upgrade, default 45 s
+	// ConnectTimeout: an authenticated CONNECT must arrive this long after the upgrade at the
+	// latest (default 10 s). The deadline is absolute: pongs and other frames do not move it.
+	ConnectTimeout time.Duration
 	// Extra routes (e.g. the demo page) are added by the caller on Mux().
 }
 
@@ -60,11 +63,14 @@ func (o *Options) withDefaults() {
 	if o.SendQueue <= 0 {
 		o.SendQueue = 256
 	}
+	if o.SendQueueBytes <= 0 {
+		o.SendQueueBytes = 4 << 20
+	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
 	}
 	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = 45 * time.Second
+		o.ConnectTimeout = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -282,6 +288,7 @@ type socket struct {
 	log            *slog.Logger
 	creds          auth.Credentials
 	sess           *hub.Session // nil until a CONNECT is authenticated
+	connectBy      time.Time    // the absolute CONNECT deadline (from the upgrade)
 	why            hub.DisconnectReason
 	failedConnects int
 }
@@ -289,8 +296,9 @@ type socket struct {
 func (s *Server) newSocket(ws *websocket.Conn, creds auth.Credentials, remote string) *socket {
 	sid := newSID()
 	k := &socket{s: s, sid: sid, creds: creds, why: hub.DisconnectLost,
-		log: s.log.With("sid", sid, "remote", remote)}
-	k.c = newWSConn(ws, s.opts.SendQueue, s.opts.PingInterval, s.opts.WriteTimeout, func() { s.m.SlowConsumers.Inc() })
+		connectBy: time.Now().Add(s.opts.ConnectTimeout),
+		log:       s.log.With("sid", sid, "remote", remote)}
+	k.c = newWSConn(ws, s.opts.SendQueue, s.opts.SendQueueBytes, s.opts.PingInterval, s.opts.WriteTimeout, func() { s.m.SlowConsumers.Inc() })
 	k.c.onClose = func(reason string) { s.m.Disconnects.WithLabelValues(disconnectLabel(reason)).Inc() }
 	k.c.startPings()
 
@@ -303,9 +311,11 @@ func (s *Server) newSocket(ws *websocket.Conn, creds auth.Credentials, remote st
 	return k
 }
 
+// readDeadline: before authentication the fixed CONNECT deadline, so a token-less socket
+// that answers pings is still closed; afterwards the ping deadline, moved by every frame.
 func (k *socket) readDeadline() time.Time {
 	if k.sess == nil {
-		return time.Now().Add(k.s.opts.ConnectTimeout)
+		return k.connectBy
 	}
 	return time.Now().Add(k.s.opts.PingInterval + k.s.opts.PingTimeout)
 }
@@ -369,6 +379,11 @@ func (k *socket) handle(mt int, frame []byte) bool {
 		c.Close("parse error")
 		return false
 	}
+	if k.sess == nil && p.Type != protocol.Connect {
+		// Before authentication only CONNECT is accepted (whatever the namespace).
+		c.Close("packet before connect")
+		return false
+	}
 	if p.Namespace != "/" {
 		if p.Type == protocol.Connect {
 			c.Send(protocol.ConnectErrorFrame(p.Namespace, "Invalid namespace"))
@@ -400,10 +415,6 @@ func (k *socket) handle(mt int, frame []byte) bool {
 		c.Close("client disconnect")
 		return false
 	case protocol.Event:
-		if k.sess == nil {
-			c.Close("event before connect")
-			return false
-		}
 		name, args, err := p.Event()
 		if err != nil {
 			k.log.Debug("malformed event", "err", err)
@@ -444,7 +455,7 @@ func disconnectLabel(reason string) string {
 	switch reason {
 	case "ping timeout", "transport close", "client close", "client disconnect", "slow consumer",
 		"payload too large", "binary frame", "parse error", "authentication failed", "connect timeout",
-		"server shutdown", "server draining", "write error", "event before connect":
+		"server shutdown", "server draining", "write error", "packet before connect":
 		return strings.ReplaceAll(reason, " ", "_")
 	}
 	return "other"
