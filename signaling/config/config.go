@@ -28,6 +28,8 @@ type Config struct {
 	JWTAudience    string
 	AllowedOrigins []string
 
+	RequireRoomGrant bool
+
 	RedisURL        string
 	RedisMode       string
 	RedisAddrs      []string
@@ -141,6 +143,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "required iss claim (empty = not checked)")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "required aud claim (empty = not checked)")
 	fs.Var(listFlag{&c.AllowedOrigins}, "allowed-origins", "comma-separated origins allowed to open WebSockets, e.g. https://app.example.com (empty = any; set it in production: cookie auth allows cross-site WebSocket hijacking otherwise)")
+
+	fs.BoolVar(&c.RequireRoomGrant, "require-room-grant", false, "a join_room needs a grant: the token's rooms claim or the Room Service's members list must name the room or user (production: on; docs/security.md)")
 
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (redis://, rediss://, redis-sentinel://); empty with no --redis-addrs = in-memory bus, single node")
 	fs.StringVar(&c.RedisMode, "redis-mode", "standalone", "Redis deployment: standalone, sentinel or cluster")

@@ -47,6 +47,9 @@ type Options struct {
 	RelayTargetBurst int
 	NodeHeartbeat    time.Duration // node liveness refresh period (TTL is 3×)
 	RedisTimeout     time.Duration // bound for one presence/broker call
+	// RequireRoomGrant: a join needs a grant from the token's `rooms` claim or the Room
+	// Service's member list (docs/security.md §Room grants).
+	RequireRoomGrant bool
 	// RelayRouteTTL is how long the node holding a relay target is remembered
 	// (see routeCache); negative disables the cache.
 	RelayRouteTTL time.Duration

@@ -95,6 +95,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		EventRate:       cfg.EventRate,
 		EventBurst:      cfg.EventBurst,
 
+		RequireRoomGrant: cfg.RequireRoomGrant,
 		JoinHistoryBytes: cfg.JoinHistoryBytes,
 		JoinRate:         cfg.JoinRate,
 		JoinBurst:        cfg.JoinBurst,
