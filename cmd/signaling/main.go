@@ -32,7 +32,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -45,6 +44,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/config"
 	"github.com/switchboard-rtc/switchboard/signaling/demo"
 	"github.com/switchboard-rtc/switchboard/signaling/node"
+	"github.com/switchboard-rtc/switchboard/signaling/server"
 )
 
 func main() {
@@ -105,9 +105,9 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 		ln.Close()
 		return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
 	}
-	httpSrv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := server.NewHTTPServer(n.Handler(), server.HTTPTimeouts{})
 	// The metrics listener stays up through the drain, so the drain itself can be watched.
-	metricsSrv := &http.Server{Handler: n.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	metricsSrv := server.NewHTTPServer(n.MetricsHandler(), server.HTTPTimeouts{})
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	go func() { serveErr <- fmt.Errorf("metrics listener: %w", metricsSrv.Serve(metricsLn)) }()

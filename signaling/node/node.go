@@ -136,7 +136,11 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		CookieName: cfg.JWTCookie, AllowedOrigins: cfg.AllowedOrigins,
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxPayload,
 		SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes, ConnectTimeout: cfg.ConnectTimeout,
+		MaxConnections: cfg.MaxConnections, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+		MaxConnectionsPerUser: cfg.MaxConnectionsPerUser,
 	}
+	// Validated by config.Parse; a hand-built Config with a bad entry trusts no proxy.
+	so.TrustedProxies, _ = config.ParseCIDRs(cfg.TrustedProxies)
 	overlay(&so, opts.Server)
 	n.Server = server.New(so)
 	ok = true

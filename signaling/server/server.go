@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -44,6 +45,14 @@ type Options struct {
 	// ConnectTimeout: an authenticated CONNECT must arrive this long after the upgrade at the
 	// latest (default 10 s). The deadline is absolute: pongs and other frames do not move it.
 	ConnectTimeout time.Duration
+	// Connection caps (0 = unlimited): WebSocket connections on this node and from one
+	// client IP (refused before the upgrade), authenticated sockets of one user (refused at
+	// CONNECT). The client IP is the peer's, or from X-Forwarded-For when the peer is in
+	// TrustedProxies.
+	MaxConnections        int
+	MaxConnectionsPerIP   int
+	MaxConnectionsPerUser int
+	TrustedProxies        []netip.Prefix
 	// Extra routes (e.g. the demo page) are added by the caller on Mux().
 }
 
@@ -92,12 +101,14 @@ type Server struct {
 	retryAfter time.Duration
 
 	conns sync.WaitGroup // open WebSocket handlers
+	caps  *connCaps
 }
 
 // New builds the server and its routes.
 func New(opts Options) *Server {
 	opts.withDefaults()
-	s := &Server{opts: opts, log: opts.Logger, m: opts.Metrics, mux: http.NewServeMux(), origins: map[string]bool{}, retryAfter: 5 * time.Second}
+	s := &Server{opts: opts, log: opts.Logger, m: opts.Metrics, mux: http.NewServeMux(), origins: map[string]bool{}, retryAfter: 5 * time.Second,
+		caps: newConnCaps(opts)}
 	for _, o := range opts.AllowedOrigins {
 		o = strings.TrimRight(strings.TrimSpace(o), "/")
 		if o == "*" {
@@ -220,9 +231,21 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		engineError(w, http.StatusForbidden, 4, "Forbidden")
 		return
 	}
+	ip := s.caps.clientIP(r)
+	if refused := s.caps.admit(ip); refused != "" {
+		s.m.ConnectionsRefused.WithLabelValues(refused).Inc()
+		if refused == "node_full" {
+			w.Header().Set("Retry-After", "5")
+			engineError(w, http.StatusServiceUnavailable, 3, "Server full; try again later")
+		} else {
+			engineError(w, http.StatusTooManyRequests, 3, "Too many connections from this address")
+		}
+		return
+	}
 	creds := auth.FromRequest(r, s.opts.CookieName)
 	ws, err := s.upgrader.Upgrade(coalescingHijacker{w}, r, nil)
 	if err != nil {
+		s.caps.release(ip)
 		return // the upgrader already answered
 	}
 	s.conns.Add(1)
@@ -231,7 +254,7 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 	// what it holds per connection while its handler runs (4 KiB read and 4 KiB write
 	// buffers, the request and response) and of the handler's grown stack — about half
 	// of an idle connection's memory.
-	go s.serveConn(ws, creds, r.RemoteAddr)
+	go s.serveConn(ws, creds, r.RemoteAddr, ip)
 }
 
 func newSID() string {
@@ -246,9 +269,9 @@ func newSID() string {
 // idle connection waits on this goroutine's stack (in waitReadable), and the runtime only
 // shrinks a stack (at GC) to one that the waiting frames fill less than a quarter of. A
 // large serveConn frame kept every idle reader at 8 KiB instead of 4 KiB.
-func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote string) {
+func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote string, ip netip.Addr) {
 	defer s.conns.Done()
-	k := s.newSocket(ws, creds, remote)
+	k := s.newSocket(ws, creds, remote, ip)
 	defer k.end()
 	var lastFrame time.Time
 	gap := time.Duration(math.MaxInt64) // between the last two frames
@@ -284,6 +307,7 @@ const shallowWaitAfter = time.Second
 type socket struct {
 	s              *Server
 	c              *wsConn
+	ip             netip.Addr // the client IP its connection counts against
 	sid            string
 	log            *slog.Logger
 	creds          auth.Credentials
@@ -293,9 +317,9 @@ type socket struct {
 	failedConnects int
 }
 
-func (s *Server) newSocket(ws *websocket.Conn, creds auth.Credentials, remote string) *socket {
+func (s *Server) newSocket(ws *websocket.Conn, creds auth.Credentials, remote string, ip netip.Addr) *socket {
 	sid := newSID()
-	k := &socket{s: s, sid: sid, creds: creds, why: hub.DisconnectLost,
+	k := &socket{s: s, sid: sid, ip: ip, creds: creds, why: hub.DisconnectLost,
 		connectBy: time.Now().Add(s.opts.ConnectTimeout),
 		log:       s.log.With("sid", sid, "remote", remote)}
 	k.c = newWSConn(ws, s.opts.SendQueue, s.opts.SendQueueBytes, s.opts.PingInterval, s.opts.WriteTimeout, func() { s.m.SlowConsumers.Inc() })
@@ -324,7 +348,9 @@ func (k *socket) readDeadline() time.Time {
 func (k *socket) end() {
 	k.c.Close("closed")
 	reason := k.c.Reason()
+	k.s.caps.release(k.ip)
 	if k.sess != nil {
+		k.s.caps.releaseUser(k.sess.User.UserID)
 		k.s.opts.Hub.Disconnect(k.sess, k.why)
 		k.log.Debug("session ended", "user", k.sess.User.UserID, "reason", reason)
 	}
@@ -406,6 +432,13 @@ func (k *socket) handle(mt int, frame []byte) bool {
 			}
 			return true
 		}
+		if !s.caps.admitUser(id.UserID) {
+			s.m.ConnectionsRefused.WithLabelValues("user_limit").Inc()
+			k.log.Info("refused a connection: the user has too many", "user", id.UserID)
+			c.Send(protocol.ConnectErrorFrame("/", "Too many connections"))
+			c.Close("user limit")
+			return false
+		}
 		k.sess = &hub.Session{ID: k.sid, User: id}
 		k.log = k.log.With("user", id.UserID)
 		s.opts.Hub.Connect(k.sess, c)
@@ -455,7 +488,7 @@ func disconnectLabel(reason string) string {
 	switch reason {
 	case "ping timeout", "transport close", "client close", "client disconnect", "slow consumer",
 		"payload too large", "binary frame", "parse error", "authentication failed", "connect timeout",
-		"server shutdown", "server draining", "write error", "packet before connect":
+		"server shutdown", "server draining", "write error", "packet before connect", "user limit":
 		return strings.ReplaceAll(reason, " ", "_")
 	}
 	return "other"
