@@ -183,7 +183,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.Int64Var(&c.MaxPayload, "max-payload", 1_000_000, "largest WebSocket frame in bytes; a larger frame closes the connection")
 
 	fs.IntVar(&c.ChatHistory, "chat-history", 50, "chat messages per room kept for, and sent in, the join_room ack (including ones already saved by the Chat Service)")
-	fs.DurationVar(&c.ChatHistoryTTL, "chat-history-ttl", 24*time.Hour, "with Redis, a room's chat history expires after this long without messages")
+	fs.DurationVar(&c.ChatHistoryTTL, "chat-history-ttl", 24*time.Hour, "a room's chat history (in Redis, or in memory without Redis) expires after this long without messages")
 	fs.Float64Var(&c.ChatRate, "chat-rate", 10, "chat messages per second one user may send (token bucket); excess gets rate_limited")
 	fs.IntVar(&c.ChatBurst, "chat-burst", 20, "burst size of the per-user chat rate limit")
 	fs.IntVar(&c.ChatBufferRoom, "chat-buffer-room", 10000, "unsaved chat messages one room may hold while the Chat Service is slow or down; beyond it senders get rate_limited")

@@ -243,6 +243,7 @@ func (n *Node) newChat(ho *hub.Options) error {
 		ServiceTimeout: cfg.ChatServiceTimeout,
 		History:        cfg.ChatHistory,
 		HistoryTTL:     cfg.ChatHistoryTTL,
+		HistoryRooms:   cfg.ChatHistoryRooms,
 		MaxRoomBuffer:  cfg.ChatBufferRoom,
 		MaxTotalBuffer: cfg.ChatBufferTotal,
 		Rate:           cfg.ChatRate,
