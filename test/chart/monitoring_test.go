@@ -161,7 +161,7 @@ func exportedMetricNames(t *testing.T) map[string]bool {
 	if _, ok := alice.Next(nodetest.Ctx(t, 5*time.Second), "user_joined"); !ok {
 		t.Fatal("alice did not see bob join")
 	}
-	resp, err := http.Get(n.URL + "/metrics")
+	resp, err := http.Get(n.MetricsURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
