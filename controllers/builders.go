@@ -197,6 +197,7 @@ func desiredConfigData(sc *v1alpha1.SignalingCluster) map[string]string {
 	if s.Demo {
 		d["SIGNALING_DEMO"] = "true"
 	}
+	addTuningEnv(d, &s)
 	return d
 }
 
@@ -260,6 +261,10 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 		})
 	}
 
+	// The user's extra variables; the API server refuses SIGNALING_* names among them, so they
+	// cannot shadow the node settings above.
+	env = append(env, s.Env...)
+
 	var volumes []corev1.Volume
 	var mounts []corev1.VolumeMount
 	if r := s.Auth.PublicKeySecretRef; r != nil {
@@ -307,6 +312,8 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 		ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnnotations},
 		Spec: corev1.PodSpec{
 			ServiceAccountName:            s.ServiceAccountName,
+			ImagePullSecrets:              s.ImagePullSecrets,
+			PriorityClassName:             s.PriorityClassName,
 			AutomountServiceAccountToken:  ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To(terminationGracePeriod(sc)),
 			NodeSelector:                  s.NodeSelector,

@@ -145,6 +145,7 @@ func main() {
 		},
 		MaxConcurrentReconciles: c.MaxConcurrentReconciles,
 		ProbePolicy:             c.ProbePolicy,
+		Metrics:                 controllers.NewClusterMetrics(metrics.Registry),
 	}); err != nil {
 		log.Error(err, "setting up the SignalingCluster controller")
 		os.Exit(1)

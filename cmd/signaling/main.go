@@ -32,7 +32,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -45,6 +44,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/config"
 	"github.com/switchboard-rtc/switchboard/signaling/demo"
 	"github.com/switchboard-rtc/switchboard/signaling/node"
+	"github.com/switchboard-rtc/switchboard/signaling/server"
 )
 
 func main() {
@@ -100,7 +100,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	httpSrv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := server.NewHTTPServer(n.Handler(), server.HTTPTimeouts{})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	log.Info("signaling node listening", "addr", ln.Addr().String(), "redis", cfg.UsesRedis(), "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0))

@@ -28,6 +28,8 @@ type Config struct {
 	JWTAudience    string
 	AllowedOrigins []string
 
+	RequireRoomGrant bool
+
 	RedisURL        string
 	RedisMode       string
 	RedisAddrs      []string
@@ -76,6 +78,22 @@ type Config struct {
 	DrainMaxReconnectShare float64
 
 	MemoryLimitRatio float64
+
+	// Byte budgets, rate limits and connection caps (docs/security.md).
+	SendQueueBytes        int
+	JoinHistoryBytes      int
+	JoinRate              float64
+	JoinBurst             int
+	RelayRate             float64
+	RelayBurst            int
+	RelayTargetRate       float64
+	RelayTargetBurst      int
+	ChatHistoryRooms      int
+	ConnectTimeout        time.Duration
+	MaxConnections        int
+	MaxConnectionsPerUser int
+	MaxConnectionsPerIP   int
+	TrustedProxies        []string
 }
 
 // EnvPrefix prefixes every flag's environment variable.
@@ -126,6 +144,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "required aud claim (empty = not checked)")
 	fs.Var(listFlag{&c.AllowedOrigins}, "allowed-origins", "comma-separated origins allowed to open WebSockets, e.g. https://app.example.com (empty = any; set it in production: cookie auth allows cross-site WebSocket hijacking otherwise)")
 
+	fs.BoolVar(&c.RequireRoomGrant, "require-room-grant", false, "a join_room needs a grant: the token's rooms claim or the Room Service's members list must name the room or user (production: on; docs/security.md)")
+
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (redis://, rediss://, redis-sentinel://); empty with no --redis-addrs = in-memory bus, single node")
 	fs.StringVar(&c.RedisMode, "redis-mode", "standalone", "Redis deployment: standalone, sentinel or cluster")
 	fs.Var(listFlag{&c.RedisAddrs}, "redis-addrs", "comma-separated Redis (or Sentinel) host:port addresses, instead of --redis-url")
@@ -171,6 +191,21 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, time to move clients off this node before exiting")
 	fs.DurationVar(&c.DrainReconnectJitter, "drain-reconnect-jitter", 5*time.Second, "upper bound of the random delay clients are told to wait before reconnecting during a drain")
 	fs.Float64Var(&c.DrainMaxReconnectShare, "drain-max-reconnect-share", 0.1, "during a drain, at most this share of the node's sockets is closed (and reconnects elsewhere) per second")
+
+	fs.IntVar(&c.SendQueueBytes, "send-queue-bytes", 4<<20, "bytes queued per socket; a socket whose queue holds more is disconnected as a slow consumer (on top of --send-queue frames)")
+	fs.IntVar(&c.JoinHistoryBytes, "join-history-bytes", 64<<10, "most bytes of chat history in one join_room ack (the newest messages are kept)")
+	fs.Float64Var(&c.JoinRate, "join-rate", 2, "join_room events per second one user may send on this node (token bucket, all the user's sockets); excess gets rate_limited")
+	fs.IntVar(&c.JoinBurst, "join-burst", 10, "burst size of the per-user join_room rate limit")
+	fs.Float64Var(&c.RelayRate, "relay-rate", 50, "webrtc_* relays per second one user may send on this node (token bucket, all targets); excess gets rate_limited")
+	fs.IntVar(&c.RelayBurst, "relay-burst", 200, "burst size of the per-user relay rate limit")
+	fs.Float64Var(&c.RelayTargetRate, "relay-target-rate", 20, "webrtc_* relays per second from one user to one target user (token bucket); excess gets rate_limited")
+	fs.IntVar(&c.RelayTargetBurst, "relay-target-burst", 50, "burst size of the per-sender-and-target relay rate limit; keep it well below --send-queue")
+	fs.IntVar(&c.ChatHistoryRooms, "chat-history-rooms", 10000, "without Redis, rooms whose chat history is kept in memory; the least recently active room's history goes first (idle rooms also expire after --chat-history-ttl)")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "a socket must authenticate (Socket.IO CONNECT) this long after the upgrade at the latest; pongs do not extend it")
+	fs.IntVar(&c.MaxConnections, "max-connections", 0, "most WebSocket connections on this node; further upgrades get HTTP 503 (readiness is unaffected; 0 = unlimited)")
+	fs.IntVar(&c.MaxConnectionsPerUser, "max-connections-per-user", 0, "most authenticated sockets of one user on this node; further CONNECTs get a connect_error (0 = unlimited)")
+	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", 0, "most WebSocket connections from one client IP on this node; further upgrades get HTTP 429 (0 = unlimited; see --trusted-proxies)")
+	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs of proxies (load balancers) whose X-Forwarded-For names the client IP for --max-connections-per-ip; other peers' headers are ignored")
 
 	fs.Float64Var(&c.MemoryLimitRatio, "memory-limit-ratio", 0.9, "in a container with a memory limit (cgroup) and without GOMEMLIMIT, the Go runtime's soft memory limit is this share of it, so the GC works harder before the kernel kills the node (0 = leave the runtime alone)")
 
@@ -297,6 +332,7 @@ func (c Config) Validate() error {
 	if c.SendQueue <= 0 {
 		errs = append(errs, errors.New("--send-queue must be positive"))
 	}
+	errs = append(errs, c.validateBudgets()...)
 	return errors.Join(errs...)
 }
 

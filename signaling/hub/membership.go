@@ -15,6 +15,9 @@ import (
 // Connect registers an authenticated session.
 func (h *Hub) Connect(s *Session, conn Conn) {
 	s.conn = conn
+	s.mu.Lock()
+	s.grants = s.User.Rooms
+	s.mu.Unlock()
 	s.limiter = tokenBucket{rate: h.opts.EventRate, burst: float64(h.opts.EventBurst)}
 	s.touch(time.Now())
 	h.mu.Lock()

@@ -94,6 +94,15 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		ChatHistory:     cfg.ChatHistory,
 		EventRate:       cfg.EventRate,
 		EventBurst:      cfg.EventBurst,
+
+		RequireRoomGrant: cfg.RequireRoomGrant,
+		JoinHistoryBytes: cfg.JoinHistoryBytes,
+		JoinRate:         cfg.JoinRate,
+		JoinBurst:        cfg.JoinBurst,
+		RelayRate:        cfg.RelayRate,
+		RelayBurst:       cfg.RelayBurst,
+		RelayTargetRate:  cfg.RelayTargetRate,
+		RelayTargetBurst: cfg.RelayTargetBurst,
 	}
 	if err := n.connectBus(ctx, &ho, opts.Broker); err != nil {
 		return nil, err
@@ -123,8 +132,12 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		Hub: n.Hub, Verifier: opts.Verifier, Metrics: n.Metrics, Logger: log,
 		CookieName: cfg.JWTCookie, AllowedOrigins: cfg.AllowedOrigins,
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxPayload,
-		SendQueue: cfg.SendQueue,
+		SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes, ConnectTimeout: cfg.ConnectTimeout,
+		MaxConnections: cfg.MaxConnections, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+		MaxConnectionsPerUser: cfg.MaxConnectionsPerUser,
 	}
+	// Validated by config.Parse; a hand-built Config with a bad entry trusts no proxy.
+	so.TrustedProxies, _ = config.ParseCIDRs(cfg.TrustedProxies)
 	overlay(&so, opts.Server)
 	n.Server = server.New(so)
 	ok = true

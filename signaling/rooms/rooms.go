@@ -1,5 +1,6 @@
 // Package rooms is the node's read-through cache of the Room Service (docs/backends.md §Room Service): join_room
-// asks it whether a room exists, in which mode it runs and how many may join.
+// asks it whether a room exists, in which mode it runs, how many may join and, when the Room
+// Service lists them, who may join (`members`).
 //
 // A lookup reads `room:{roomId}` from Redis (or an in-memory cache without Redis); on a miss
 // it calls `GET {base}/internal/rooms/{roomId}`, stores the answer with a one-hour TTL and
@@ -167,13 +168,27 @@ func (c *Cache) cached(ctx context.Context, roomID string) (vocab.RoomInfo, bool
 		}
 		return vocab.RoomInfo{}, false
 	}
-	var info vocab.RoomInfo
-	if err := json.Unmarshal(raw, &info); err != nil || !validMode(info.Mode) {
+	var e cacheEntry
+	if err := json.Unmarshal(raw, &e); err != nil || !validMode(e.Mode) {
 		c.log.Warn("room cache entry is not valid; asking the Room Service", "room", roomID, "value", string(raw))
 		return vocab.RoomInfo{}, false
 	}
-	info.ID = roomID
-	return info, true
+	if e.Schema < cacheSchema {
+		return vocab.RoomInfo{}, false // written without the member list: ask again
+	}
+	e.ID = roomID
+	return e.RoomInfo, true
+}
+
+// cacheSchema marks Redis entries that carry the Room Service's member list. An entry
+// without it was written by a node that did not know `members` (during an upgrade): read
+// as "unrestricted" it would let anyone into a members-only room for up to the TTL, so it
+// counts as a miss.
+const cacheSchema = 2
+
+type cacheEntry struct {
+	vocab.RoomInfo
+	Schema int `json:"schema"`
 }
 
 func (c *Cache) store(ctx context.Context, info vocab.RoomInfo) {
@@ -183,7 +198,7 @@ func (c *Cache) store(ctx context.Context, info vocab.RoomInfo) {
 		c.mu.Unlock()
 		return
 	}
-	b, _ := json.Marshal(info)
+	b, _ := json.Marshal(cacheEntry{RoomInfo: info, Schema: cacheSchema})
 	if err := c.opts.Redis.Set(ctx, Key(info.ID), b, c.opts.TTL).Err(); err != nil {
 		c.log.Warn("room cache write failed", "room", info.ID, "err", err)
 	}

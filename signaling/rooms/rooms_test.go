@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,7 +44,7 @@ func TestMemoryCacheSharesOneCallAndServesHits(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			info, err := c.Lookup(context.Background(), "r1")
-			if err != nil || info != (vocab.RoomInfo{ID: "r1", Mode: "sfu", MaxParticipants: 8}) {
+			if err != nil || !reflect.DeepEqual(info, vocab.RoomInfo{ID: "r1", Mode: "sfu", MaxParticipants: 8}) {
 				t.Errorf("lookup = %+v, %v", info, err)
 			}
 		}()

@@ -98,6 +98,16 @@ func Start(t testing.TB, cfg Config) *Node {
 	if cfg.Node.ChatRate != 0 {
 		nc.ChatRate, nc.ChatBurst = cfg.Node.ChatRate, cfg.Node.ChatBurst
 	}
+	// Likewise the per-user join and relay limits, unless the test sets them.
+	if cfg.Node.JoinRate == 0 {
+		nc.JoinRate, nc.JoinBurst = 1e6, 1e6
+	}
+	if cfg.Node.RelayRate == 0 {
+		nc.RelayRate, nc.RelayBurst = 1e6, 1e6
+	}
+	if cfg.Node.RelayTargetRate == 0 {
+		nc.RelayTargetRate, nc.RelayTargetBurst = 1e6, 1e6
+	}
 	var bo broker.RedisOptions
 	if cfg.RedisURL != "" {
 		nc.RedisURL = cfg.RedisURL
