@@ -58,9 +58,13 @@ const (
 	signalingContainerName = "signaling"
 	signalingPort          = 8080
 	signalingPortName      = "http"
-	jwtVolumeName          = "jwt-public-key"
-	jwtMountDir            = "/etc/switchboard/jwt"
-	redisPort              = v1alpha1.DefaultRedisPort
+	// The node serves /metrics on a listener of its own, never on the client port (the
+	// Service, possibly a public load balancer, exposes only signalingPort).
+	metricsPort     = 9090
+	metricsPortName = "metrics"
+	jwtVolumeName   = "jwt-public-key"
+	jwtMountDir     = "/etc/switchboard/jwt"
+	redisPort       = v1alpha1.DefaultRedisPort
 
 	// terminationMargin is added to the drain timeout for terminationGracePeriodSeconds, so the
 	// node's own deadline always fires before the kubelet's SIGKILL.
@@ -147,11 +151,12 @@ func secretRefs(sc *v1alpha1.SignalingCluster) []*v1alpha1.SecretKeyRef {
 func desiredConfigData(sc *v1alpha1.SignalingCluster) map[string]string {
 	s := sc.Spec
 	d := map[string]string{
-		"SIGNALING_LISTEN":        fmt.Sprintf(":%d", signalingPort),
-		"SIGNALING_REDIS_MODE":    string(redisMode(sc)),
-		"SIGNALING_REDIS_ADDRS":   strings.Join(redisAddresses(sc), ","),
-		"SIGNALING_REDIS_TLS":     strconv.FormatBool(s.Redis.TLS),
-		"SIGNALING_DRAIN_TIMEOUT": durationOr(s.Drain.Timeout, v1alpha1.DefaultDrainTimeout).String(),
+		"SIGNALING_LISTEN":         fmt.Sprintf(":%d", signalingPort),
+		"SIGNALING_METRICS_LISTEN": fmt.Sprintf(":%d", metricsPort),
+		"SIGNALING_REDIS_MODE":     string(redisMode(sc)),
+		"SIGNALING_REDIS_ADDRS":    strings.Join(redisAddresses(sc), ","),
+		"SIGNALING_REDIS_TLS":      strconv.FormatBool(s.Redis.TLS),
+		"SIGNALING_DRAIN_TIMEOUT":  durationOr(s.Drain.Timeout, v1alpha1.DefaultDrainTimeout).String(),
 	}
 	set := func(k, v string) {
 		if v != "" {
@@ -282,7 +287,13 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 	maps.Copy(podLabels, s.PodLabels)
 	maps.Copy(podLabels, selectorLabels(sc, componentSignaling))
 
-	podAnnotations := map[string]string{}
+	// Prometheus' conventional pod discovery annotations name the metrics port: it is on
+	// no Service, so scraping goes to the pods directly. spec.podAnnotations may override them.
+	podAnnotations := map[string]string{
+		"prometheus.io/scrape": "true",
+		"prometheus.io/port":   strconv.Itoa(metricsPort),
+		"prometheus.io/path":   "/metrics",
+	}
 	maps.Copy(podAnnotations, s.PodAnnotations)
 	delete(podAnnotations, AnnotationTemplateHash)
 	podAnnotations[AnnotationConfigHash] = configHashValue
@@ -330,9 +341,10 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 				Name:            signalingContainerName,
 				Image:           image,
 				ImagePullPolicy: s.ImagePullPolicy,
-				Ports: []corev1.ContainerPort{{
-					Name: signalingPortName, ContainerPort: signalingPort, Protocol: corev1.ProtocolTCP,
-				}},
+				Ports: []corev1.ContainerPort{
+					{Name: signalingPortName, ContainerPort: signalingPort, Protocol: corev1.ProtocolTCP},
+					{Name: metricsPortName, ContainerPort: metricsPort, Protocol: corev1.ProtocolTCP},
+				},
 				EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
 					LocalObjectReference: corev1.LocalObjectReference{Name: signalingName(sc)},
 				}}},
@@ -384,7 +396,8 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 	}
 }
 
-// desiredService exposes the signaling port (HTTP, metrics and WebSocket).
+// desiredService exposes the client port (Socket.IO over WebSocket, /healthz, /readyz, /demo);
+// metrics stay off it.
 func desiredService(sc *v1alpha1.SignalingCluster) *corev1.Service {
 	port := sc.Spec.Service.Port
 	if port == 0 {

@@ -93,11 +93,11 @@ func TestDesiredConfigDataIsTheSignalingContract(t *testing.T) {
 		want map[string]string
 	}{
 		{"minimal", minimalCluster(), map[string]string{
-			"SIGNALING_LISTEN": ":8080", "SIGNALING_REDIS_MODE": "standalone", "SIGNALING_REDIS_ADDRS": "redis:6379",
+			"SIGNALING_LISTEN": ":8080", "SIGNALING_METRICS_LISTEN": ":9090", "SIGNALING_REDIS_MODE": "standalone", "SIGNALING_REDIS_ADDRS": "redis:6379",
 			"SIGNALING_REDIS_TLS": "false", "SIGNALING_DRAIN_TIMEOUT": "30s", "SIGNALING_JWT_PUBLIC_KEY": "/etc/switchboard/jwt/pub.pem",
 		}},
 		{"full", fullCluster(), map[string]string{
-			"SIGNALING_LISTEN": ":8080", "SIGNALING_REDIS_MODE": "sentinel", "SIGNALING_REDIS_ADDRS": "s1:26379,s2:26379",
+			"SIGNALING_LISTEN": ":8080", "SIGNALING_METRICS_LISTEN": ":9090", "SIGNALING_REDIS_MODE": "sentinel", "SIGNALING_REDIS_ADDRS": "s1:26379,s2:26379",
 			"SIGNALING_REDIS_MASTER_NAME": "m", "SIGNALING_REDIS_USERNAME": "u", "SIGNALING_REDIS_TLS": "true",
 			"SIGNALING_JWT_PUBLIC_KEY": "/etc/switchboard/jwt/pub.pem", "SIGNALING_JWKS_URL": "https://a/jwks",
 			"SIGNALING_JWT_COOKIE": "tok", "SIGNALING_JWT_ISSUER": "iss", "SIGNALING_JWT_AUDIENCE": "aud",
@@ -151,6 +151,8 @@ func TestDesiredDeployment(t *testing.T) {
 			"liveness /healthz":           c.LivenessProbe.HTTPGet.Path == "/healthz",
 			"readiness /readyz":           c.ReadinessProbe.HTTPGet.Path == "/readyz",
 			"port 8080":                   c.Ports[0].ContainerPort == 8080,
+			"metrics port 9090, named":    len(c.Ports) == 2 && c.Ports[1].ContainerPort == 9090 && c.Ports[1].Name == "metrics",
+			"scrape annotations":          d.Spec.Template.Annotations["prometheus.io/scrape"] == "true" && d.Spec.Template.Annotations["prometheus.io/port"] == "9090" && d.Spec.Template.Annotations["prometheus.io/path"] == "/metrics",
 			"config hash annotation":      d.Spec.Template.Annotations[AnnotationConfigHash] == "h1",
 			"template hash annotation":    d.Spec.Template.Annotations[AnnotationTemplateHash] != "",
 			"no password env without ref": len(c.Env) == 1 && c.Env[0].Name == "SIGNALING_NODE_ID",
@@ -209,6 +211,23 @@ func TestDesiredDeployment(t *testing.T) {
 			t.Error("removing nodeSelector kept the template hash")
 		}
 	})
+}
+
+// The Service may be a public load balancer: it carries the client port only, and the
+// metrics port is reachable on the pods (for the scrape annotations) and nowhere else.
+func TestMetricsPortStaysOffTheService(t *testing.T) {
+	for _, sc := range []*v1alpha1.SignalingCluster{minimalCluster(), fullCluster()} {
+		svc := desiredService(sc)
+		if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].TargetPort != intstr.FromString(signalingPortName) {
+			t.Errorf("service ports %+v, want only the client port", svc.Spec.Ports)
+		}
+	}
+	// spec.podAnnotations can turn scraping off.
+	sc := fullCluster()
+	sc.Spec.PodAnnotations = map[string]string{"prometheus.io/scrape": "false"}
+	if got := desiredDeployment(sc, Options{}, "h").Spec.Template.Annotations["prometheus.io/scrape"]; got != "false" {
+		t.Errorf("prometheus.io/scrape = %q, want the spec's false", got)
+	}
 }
 
 func TestConfigHashCoversSecretsAndConfig(t *testing.T) {

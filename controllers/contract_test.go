@@ -90,7 +90,7 @@ func TestRenderedEnvironmentParsesWithTheNodesConfig(t *testing.T) {
 	// Start from the node's defaults and pin every field the spec sets: a rendered setting that
 	// is not pinned here, or a pinned one that does not arrive, fails the comparison.
 	want := config.Defaults()
-	want.Listen, want.NodeID = ":8080", "field:metadata.name"
+	want.Listen, want.MetricsListen, want.NodeID = ":8080", ":9090", "field:metadata.name"
 	want.LogLevel = "debug"
 	want.JWTPublicKey = "/etc/switchboard/jwt/pub.pem"
 	want.JWKSURL, want.JWTCookie, want.JWTIssuer, want.JWTAudience = "https://a/jwks", "tok", "iss", "aud"

@@ -27,15 +27,17 @@ import (
 // flagsWithoutSpecField are the node flags a SignalingCluster deliberately cannot set, each
 // with the reason. Everything else must be a typed spec field.
 var flagsWithoutSpecField = map[string]string{
-	"dev":       "development mode generates its own key pair and prints a token: never in a cluster",
-	"redis-url": "spec.redis (mode, addresses, tls, username, password) renders the equivalent SIGNALING_REDIS_ADDRS form",
+	"dev":        "development mode generates its own key pair and prints a token: never in a cluster",
+	"redis-url":  "spec.redis (mode, addresses, tls, username, password) renders the equivalent SIGNALING_REDIS_ADDRS form",
+	"dev-unsafe": "only meaningful with --dev, which a cluster never runs",
 }
 
 // flagsOwnedByTheOperator are rendered by the operator from its own contract rather than from a
 // spec field: the container port its probes and Service target, and the pod name as node id.
 var flagsOwnedByTheOperator = map[string]string{
-	"listen":  "the container port the probes and the Service use",
-	"node-id": "the pod name, through the downward API",
+	"listen":         "the container port the probes and the Service use",
+	"node-id":        "the pod name, through the downward API",
+	"metrics-listen": "the container port \"metrics\" the scrape annotations name",
 }
 
 var usageFlagLine = regexp.MustCompile(`(?m)^  --([a-z0-9-]+)  \[(SIGNALING_[A-Z0-9_]+)\]`)

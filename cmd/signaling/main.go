@@ -90,7 +90,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	}
 	srv := n.Server
 	if devKeys != nil {
-		addDevRoutes(srv.Mux(), devKeys)
+		addDevRoutes(srv.Mux(), cfg, devKeys)
 	}
 	if cfg.Demo {
 		demo.Register(srv.Mux(), demo.Options{DevTokens: devKeys != nil})
@@ -100,12 +100,21 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	metricsLn, err := net.Listen("tcp", cfg.MetricsListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
+	}
 	httpSrv := server.NewHTTPServer(n.Handler(), server.HTTPTimeouts{})
-	serveErr := make(chan error, 1)
+	// The metrics listener stays up through the drain, so the drain itself can be watched.
+	metricsSrv := server.NewHTTPServer(n.MetricsHandler(), server.HTTPTimeouts{})
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
-	log.Info("signaling node listening", "addr", ln.Addr().String(), "redis", cfg.UsesRedis(), "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0))
+	go func() { serveErr <- fmt.Errorf("metrics listener: %w", metricsSrv.Serve(metricsLn)) }()
+	log.Info("signaling node listening", "addr", ln.Addr().String(), "metrics_addr", metricsLn.Addr().String(),
+		"redis", cfg.UsesRedis(), "dev", cfg.Dev, "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0))
 	if devKeys != nil {
-		printDevBanner(out, ln.Addr().String(), cfg, devKeys)
+		printDevBanner(out, ln.Addr().String(), metricsLn.Addr().String(), cfg, devKeys)
 	}
 
 	select {

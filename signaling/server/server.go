@@ -1,5 +1,5 @@
 // Package server is the node's HTTP face: the Socket.IO endpoint over WebSocket, health
-// and readiness probes, and metrics.
+// and readiness probes on the client port, and metrics on a listener of their own.
 package server
 
 import (
@@ -35,7 +35,7 @@ type Options struct {
 	Metrics        *metrics.Metrics
 	Logger         *slog.Logger
 	CookieName     string        // token cookie, default "access_token"
-	AllowedOrigins []string      // empty = any Origin; "*" allows all
+	AllowedOrigins []string      // "*" allows any Origin; empty = the node's own origin only
 	PingInterval   time.Duration // default 25 s
 	PingTimeout    time.Duration // default 20 s
 	MaxPayload     int64         // largest WebSocket frame, default 1,000,000 bytes
@@ -117,9 +117,6 @@ func New(opts Options) *Server {
 			s.origins[strings.ToLower(o)] = true
 		}
 	}
-	if len(s.origins) == 0 {
-		s.anyOrig = true
-	}
 	s.upgrader = websocket.Upgrader{
 		// 0: gorilla reads through the reader coalescingHijacker hands it (1 KiB, and
 		// visible to the read loop) instead of allocating its own; net/http's 4 KiB one,
@@ -132,8 +129,16 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("/socket.io/", s.serveSocketIO)
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
 	s.mux.HandleFunc("/readyz", s.serveReady)
-	s.mux.Handle("/metrics", promhttp.HandlerFor(opts.Metrics.Registry, promhttp.HandlerOpts{}))
 	return s
+}
+
+// MetricsHandler serves /metrics of m. It belongs on its own listener (--metrics-listen),
+// not on the client port: metrics name rooms, versions and failure counts that clients on
+// the internet have no business reading.
+func MetricsHandler(m *metrics.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // Mux exposes the route table so callers can add pages (e.g. /demo).
@@ -185,6 +190,10 @@ func engineError(w http.ResponseWriter, status, code int, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg})
 }
 
+// originAllowed is the defence against cross-site WebSocket hijacking: a browser sends
+// the token cookie with an upgrade started by any web page, so only listed origins may
+// upgrade. With no list (a --dev node) only pages the node serves itself (/demo) may: the
+// Origin's host must be the request's Host. Clients that are not browsers send no Origin.
 func (s *Server) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" || s.anyOrig {
@@ -193,6 +202,9 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
 		return false
+	}
+	if len(s.origins) == 0 {
+		return strings.EqualFold(u.Host, r.Host)
 	}
 	return s.origins[strings.ToLower(u.Scheme+"://"+u.Host)]
 }
