@@ -76,4 +76,3 @@ func TestForgedBusMessagesAreDroppedWithABusKey(t *testing.T) {
 		t.Fatalf("chat = %v", m)
 	}
 }
-
