@@ -170,6 +170,7 @@ func desiredConfigData(sc *v1alpha1.SignalingCluster) map[string]string {
 		d["SIGNALING_JWT_PUBLIC_KEY"] = path.Join(jwtMountDir, r.Key)
 	}
 	set("SIGNALING_JWKS_URL", s.Auth.JWKSURL)
+	setDur("SIGNALING_JWKS_REFRESH", s.Auth.JWKSRefresh)
 	set("SIGNALING_JWT_COOKIE", s.Auth.CookieName)
 	set("SIGNALING_JWT_ISSUER", s.Auth.Issuer)
 	set("SIGNALING_JWT_AUDIENCE", s.Auth.Audience)

@@ -51,7 +51,7 @@ func fullCluster() *v1alpha1.SignalingCluster {
 		PodLabels:      map[string]string{"team": "rt", labelInstance: "hijack"},
 		Redis: v1alpha1.RedisSpec{Mode: v1alpha1.RedisModeSentinel, Addresses: []string{"s1:26379", "s2:26379"}, MasterName: "m",
 			Username: "u", PasswordSecretRef: &v1alpha1.SecretKeyRef{Name: "redis", Key: "pw"}, TLS: true},
-		Auth: v1alpha1.AuthSpec{PublicKeySecretRef: &v1alpha1.SecretKeyRef{Name: "jwt", Key: "pub.pem"}, JWKSURL: "https://a/jwks",
+		Auth: v1alpha1.AuthSpec{PublicKeySecretRef: &v1alpha1.SecretKeyRef{Name: "jwt", Key: "pub.pem"}, JWKSURL: "https://a/jwks", JWKSRefresh: d("5m"),
 			CookieName: "tok", Issuer: "iss", Audience: "aud", AllowedOrigins: []string{"https://a", "https://b"}, RequireRoomGrant: true},
 		RoomService:     &v1alpha1.ServiceEndpoint{URL: "http://rooms", Timeout: d("2s")},
 		ChatService:     &v1alpha1.ServiceEndpoint{URL: "http://chat", Timeout: d("6s")},
@@ -99,7 +99,7 @@ func TestDesiredConfigDataIsTheSignalingContract(t *testing.T) {
 		{"full", fullCluster(), map[string]string{
 			"SIGNALING_LISTEN": ":8080", "SIGNALING_METRICS_LISTEN": ":9090", "SIGNALING_REDIS_MODE": "sentinel", "SIGNALING_REDIS_ADDRS": "s1:26379,s2:26379",
 			"SIGNALING_REDIS_MASTER_NAME": "m", "SIGNALING_REDIS_USERNAME": "u", "SIGNALING_REDIS_TLS": "true",
-			"SIGNALING_JWT_PUBLIC_KEY": "/etc/switchboard/jwt/pub.pem", "SIGNALING_JWKS_URL": "https://a/jwks",
+			"SIGNALING_JWT_PUBLIC_KEY": "/etc/switchboard/jwt/pub.pem", "SIGNALING_JWKS_URL": "https://a/jwks", "SIGNALING_JWKS_REFRESH": "5m0s",
 			"SIGNALING_JWT_COOKIE": "tok", "SIGNALING_JWT_ISSUER": "iss", "SIGNALING_JWT_AUDIENCE": "aud",
 			"SIGNALING_ALLOWED_ORIGINS":  "https://a,https://b",
 			"SIGNALING_ROOM_SERVICE_URL": "http://rooms", "SIGNALING_ROOM_SERVICE_TIMEOUT": "2s",

@@ -279,10 +279,19 @@ type AuthSpec struct {
 	// +optional
 	PublicKeySecretRef *SecretKeyRef `json:"publicKeySecretRef,omitempty"`
 
-	// JWKSURL is a JWKS endpoint to fetch verification keys from.
+	// JWKSURL is a JWKS endpoint to fetch verification keys from; https only (the nodes
+	// refuse anything else outside dev mode).
 	// +optional
-	// +kubebuilder:validation:Pattern=`^https?://\S+$`
+	// +kubebuilder:validation:Pattern=`^https://\S+$`
 	JWKSURL string `json:"jwksURL,omitempty"`
+
+	// JWKSRefresh is how often the nodes fetch the JWKS in the background (Go duration,
+	// SIGNALING_JWKS_REFRESH, node default 10m); a failed fetch keeps the last good key set.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="auth.jwksRefresh must be positive"
+	JWKSRefresh *metav1.Duration `json:"jwksRefresh,omitempty"`
 
 	// CookieName is a cookie that may carry the token instead of the handshake's auth payload.
 	// +optional

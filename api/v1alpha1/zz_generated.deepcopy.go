@@ -35,6 +35,11 @@ func (in *AuthSpec) DeepCopyInto(out *AuthSpec) {
 		*out = new(SecretKeyRef)
 		**out = **in
 	}
+	if in.JWKSRefresh != nil {
+		in, out := &in.JWKSRefresh, &out.JWKSRefresh
+		*out = new(metav1.Duration)
+		**out = **in
+	}
 	if in.AllowedOrigins != nil {
 		in, out := &in.AllowedOrigins, &out.AllowedOrigins
 		*out = make([]string, len(*in))

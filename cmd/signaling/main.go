@@ -80,7 +80,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	cfg.NodeID = cfg.NodeID + "-" + newIncarnation()
 	log = log.With("node", cfg.NodeID)
 	applyMemoryLimit(cfg.MemoryLimitRatio, os.Getenv, cgroupRoot, debug.SetMemoryLimit, log)
-	verifier, devKeys, err := newVerifier(cfg)
+	verifier, devKeys, err := newVerifier(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	return nil
 }
 
-func newVerifier(cfg config.Config) (*auth.Verifier, *auth.DevKeys, error) {
+func newVerifier(ctx context.Context, cfg config.Config, log *slog.Logger) (*auth.Verifier, *auth.DevKeys, error) {
 	ac := auth.Config{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: 5 * time.Second}
 	var devKeys *auth.DevKeys
 	switch {
@@ -145,7 +145,11 @@ func newVerifier(cfg config.Config) (*auth.Verifier, *auth.DevKeys, error) {
 		devKeys, ac.PublicKey = k, &k.Private.PublicKey
 	}
 	if cfg.JWKSURL != "" {
-		ac.JWKS = auth.NewJWKS(cfg.JWKSURL)
+		jwks, err := auth.NewJWKS(ctx, auth.JWKSOptions{URL: cfg.JWKSURL, RefreshInterval: cfg.JWKSRefresh, AllowHTTP: cfg.Dev, Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		ac.JWKS = jwks
 	}
 	v, err := auth.NewVerifier(ac)
 	return v, devKeys, err

@@ -25,6 +25,7 @@ type Config struct {
 
 	JWTPublicKey   string
 	JWKSURL        string
+	JWKSRefresh    time.Duration
 	JWTCookie      string
 	JWTIssuer      string
 	JWTAudience    string
@@ -142,7 +143,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.BoolVar(&c.Demo, "demo", false, "serve the demo page at /demo (on by default with --dev)")
 
 	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "path to the PEM RSA public key that verifies RS256 access tokens")
-	fs.StringVar(&c.JWKSURL, "jwks-url", "", "optional JWKS URL; keys are chosen by the token's kid and refreshed on rotation")
+	fs.StringVar(&c.JWKSURL, "jwks-url", "", "optional JWKS URL (https:// outside --dev); keys are chosen by the token's kid, refreshed every --jwks-refresh and, at most every 30s, when a token names an unknown kid")
+	fs.DurationVar(&c.JWKSRefresh, "jwks-refresh", 10*time.Minute, "how often the JWKS is fetched in the background; a failed fetch keeps the last good key set")
 	fs.StringVar(&c.JWTCookie, "jwt-cookie", "access_token", "name of the cookie carrying the access token")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "required iss claim (empty = not checked)")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "required aud claim; required outside --dev (a token minted for another service must not open a socket here)")
@@ -313,6 +315,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--%s must be positive", name))
 		}
 	}
+	pos("jwks-refresh", c.JWKSRefresh)
 	pos("reconnect-window", c.ReconnectWindow)
 	pos("presence-ttl", c.PresenceTTL)
 	pos("ping-interval", c.PingInterval)
