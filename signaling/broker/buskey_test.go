@@ -72,3 +72,16 @@ func TestLoadBusKey(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+// BenchmarkBusKeySealOpen is the per-message cost on the sending and a receiving node of a
+// 300-byte chat message (docs/benchmarks.md §Bus key).
+func BenchmarkBusKeySealOpen(b *testing.B) {
+	key, _ := NewBusKey(bytes.Repeat([]byte("k"), 48))
+	msg := bytes.Repeat([]byte("m"), 300)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := key.Open("channel:room:{r1}", key.Seal("channel:room:{r1}", msg)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
