@@ -107,6 +107,8 @@ type Hub struct {
 	rooms    map[string]*localRoom // rooms with at least one local session
 	// pending holds the reconnection windows of users who dropped, by room+user (window.go).
 	pending map[roomUser]*window
+	// roomLocks orders each room's subscribe and unsubscribe calls (subscription.go).
+	roomLocks *roomLocks
 
 	controlHandlers []ControlHandler
 	extraEvents     map[string]EventHandler
@@ -131,6 +133,9 @@ type roomUser struct{ room, user string }
 
 type localRoom struct {
 	members map[string]*Session // userID → session
+	// subscribed is closed once the room's first local join has its broker subscription
+	// (or gave up on it); later joiners wait for it before they read the chat history.
+	subscribed chan struct{}
 }
 
 // New creates a hub; call Start before use.
@@ -138,16 +143,17 @@ func New(opts Options) *Hub {
 	opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
-		opts:     opts,
-		log:      opts.Logger.With("node", opts.NodeID),
-		m:        opts.Metrics,
-		sessions: map[string]*Session{},
-		rooms:    map[string]*localRoom{},
-		pending:  map[roomUser]*window{},
-		resync:   make(chan struct{}, 1),
-		routes:   routeCache{ttl: opts.RelayRouteTTL},
-		ctx:      ctx,
-		cancel:   cancel,
+		opts:      opts,
+		log:       opts.Logger.With("node", opts.NodeID),
+		m:         opts.Metrics,
+		sessions:  map[string]*Session{},
+		rooms:     map[string]*localRoom{},
+		pending:   map[roomUser]*window{},
+		roomLocks: newRoomLocks(),
+		resync:    make(chan struct{}, 1),
+		routes:    routeCache{ttl: opts.RelayRouteTTL},
+		ctx:       ctx,
+		cancel:    cancel,
 	}
 }
 
