@@ -50,6 +50,13 @@ type Options struct {
 	// RequireRoomGrant: a join needs a grant from the token's `rooms` claim or the Room
 	// Service's member list (docs/security.md §Room grants).
 	RequireRoomGrant bool
+	// TokenRefreshLead: token_expiring goes out this long before the token's exp (0: no
+	// notice). TokenExpiryGrace: the session ends this long after exp without a refresh.
+	TokenRefreshLead time.Duration
+	TokenExpiryGrace time.Duration
+	// Tokens checks refresh_token tokens as CONNECT does; nil answers refresh_token with
+	// internal.
+	Tokens TokenChecker
 	// RelayRouteTTL is how long the node holding a relay target is remembered
 	// (see routeCache); negative disables the cache.
 	RelayRouteTTL time.Duration
