@@ -54,9 +54,13 @@ const (
 	signalingContainerName = "signaling"
 	signalingPort          = 8080
 	signalingPortName      = "http"
-	jwtVolumeName          = "jwt-public-key"
-	jwtMountDir            = "/etc/switchboard/jwt"
-	redisPort              = v1alpha1.DefaultRedisPort
+	// The node serves /metrics on a listener of its own, never on the client port (the
+	// Service, possibly a public load balancer, exposes only signalingPort).
+	metricsPort     = 9090
+	metricsPortName = "metrics"
+	jwtVolumeName   = "jwt-public-key"
+	jwtMountDir     = "/etc/switchboard/jwt"
+	redisPort       = v1alpha1.DefaultRedisPort
 
 	// terminationMargin is added to the drain timeout for terminationGracePeriodSeconds, so the
 	// node's own deadline always fires before the kubelet's SIGKILL.
@@ -143,11 +147,12 @@ func secretRefs(sc *v1alpha1.SignalingCluster) []*v1alpha1.SecretKeyRef {
 func desiredConfigData(sc *v1alpha1.SignalingCluster) map[string]string {
 	s := sc.Spec
 	d := map[string]string{
-		"SIGNALING_LISTEN":        fmt.Sprintf(":%d", signalingPort),
-		"SIGNALING_REDIS_MODE":    string(redisMode(sc)),
-		"SIGNALING_REDIS_ADDRS":   strings.Join(redisAddresses(sc), ","),
-		"SIGNALING_REDIS_TLS":     strconv.FormatBool(s.Redis.TLS),
-		"SIGNALING_DRAIN_TIMEOUT": durationOr(s.Drain.Timeout, v1alpha1.DefaultDrainTimeout).String(),
+		"SIGNALING_LISTEN":         fmt.Sprintf(":%d", signalingPort),
+		"SIGNALING_METRICS_LISTEN": fmt.Sprintf(":%d", metricsPort),
+		"SIGNALING_REDIS_MODE":     string(redisMode(sc)),
+		"SIGNALING_REDIS_ADDRS":    strings.Join(redisAddresses(sc), ","),
+		"SIGNALING_REDIS_TLS":      strconv.FormatBool(s.Redis.TLS),
+		"SIGNALING_DRAIN_TIMEOUT":  durationOr(s.Drain.Timeout, v1alpha1.DefaultDrainTimeout).String(),
 	}
 	set := func(k, v string) {
 		if v != "" {
@@ -165,6 +170,7 @@ func desiredConfigData(sc *v1alpha1.SignalingCluster) map[string]string {
 		d["SIGNALING_JWT_PUBLIC_KEY"] = path.Join(jwtMountDir, r.Key)
 	}
 	set("SIGNALING_JWKS_URL", s.Auth.JWKSURL)
+	setDur("SIGNALING_JWKS_REFRESH", s.Auth.JWKSRefresh)
 	set("SIGNALING_JWT_COOKIE", s.Auth.CookieName)
 	set("SIGNALING_JWT_ISSUER", s.Auth.Issuer)
 	set("SIGNALING_JWT_AUDIENCE", s.Auth.Audience)
@@ -193,6 +199,7 @@ func desiredConfigData(sc *v1alpha1.SignalingCluster) map[string]string {
 	if s.Demo {
 		d["SIGNALING_DEMO"] = "true"
 	}
+	addTuningEnv(d, &s)
 	return d
 }
 
@@ -256,6 +263,10 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 		})
 	}
 
+	// The user's extra variables; the API server refuses SIGNALING_* names among them, so they
+	// cannot shadow the node settings above.
+	env = append(env, s.Env...)
+
 	var volumes []corev1.Volume
 	var mounts []corev1.VolumeMount
 	if r := s.Auth.PublicKeySecretRef; r != nil {
@@ -273,7 +284,13 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 	maps.Copy(podLabels, s.PodLabels)
 	maps.Copy(podLabels, selectorLabels(sc, componentSignaling))
 
-	podAnnotations := map[string]string{}
+	// Prometheus' conventional pod discovery annotations name the metrics port: it is on
+	// no Service, so scraping goes to the pods directly. spec.podAnnotations may override them.
+	podAnnotations := map[string]string{
+		"prometheus.io/scrape": "true",
+		"prometheus.io/port":   strconv.Itoa(metricsPort),
+		"prometheus.io/path":   "/metrics",
+	}
 	maps.Copy(podAnnotations, s.PodAnnotations)
 	delete(podAnnotations, AnnotationTemplateHash)
 	podAnnotations[AnnotationConfigHash] = configHashValue
@@ -303,6 +320,8 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 		ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnnotations},
 		Spec: corev1.PodSpec{
 			ServiceAccountName:            s.ServiceAccountName,
+			ImagePullSecrets:              s.ImagePullSecrets,
+			PriorityClassName:             s.PriorityClassName,
 			AutomountServiceAccountToken:  ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To(terminationGracePeriod(sc)),
 			NodeSelector:                  s.NodeSelector,
@@ -319,9 +338,10 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 				Name:            signalingContainerName,
 				Image:           image,
 				ImagePullPolicy: s.ImagePullPolicy,
-				Ports: []corev1.ContainerPort{{
-					Name: signalingPortName, ContainerPort: signalingPort, Protocol: corev1.ProtocolTCP,
-				}},
+				Ports: []corev1.ContainerPort{
+					{Name: signalingPortName, ContainerPort: signalingPort, Protocol: corev1.ProtocolTCP},
+					{Name: metricsPortName, ContainerPort: metricsPort, Protocol: corev1.ProtocolTCP},
+				},
 				EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
 					LocalObjectReference: corev1.LocalObjectReference{Name: signalingName(sc)},
 				}}},
@@ -373,7 +393,8 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 	}
 }
 
-// desiredService exposes the signaling port (HTTP, metrics and WebSocket).
+// desiredService exposes the client port (Socket.IO over WebSocket, /healthz, /readyz, /demo);
+// metrics stay off it.
 func desiredService(sc *v1alpha1.SignalingCluster) *corev1.Service {
 	port := sc.Spec.Service.Port
 	if port == 0 {

@@ -59,6 +59,8 @@ type SignalingClusterReconciler struct {
 	Recorder recorder.EventRecorder
 	Monitor  *Monitor
 	Options  Options
+	// Metrics are the per-cluster gauges (nil: not recorded).
+	Metrics *ClusterMetrics
 	// Now is the clock of status timestamps.
 	Now func() time.Time
 }
@@ -93,6 +95,7 @@ func (r *SignalingClusterReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if err := r.Get(ctx, req.NamespacedName, sc); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Monitor.Forget(req.NamespacedName)
+			r.Metrics.Forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -322,6 +325,8 @@ type SetupConfig struct {
 	MaxConcurrentReconciles int
 	// Monitor defaults to NewMonitor().
 	Monitor *Monitor
+	// Metrics are the per-cluster gauges; nil records none.
+	Metrics *ClusterMetrics
 }
 
 // SetupWithManager registers the health monitor, the field index and the controller.
@@ -344,6 +349,7 @@ func SetupWithManager(mgr ctrl.Manager, cfg SetupConfig) (*SignalingClusterRecon
 		Recorder: mgr.GetEventRecorder("signalingcluster-controller"),
 		Monitor:  cfg.Monitor,
 		Options:  cfg.Options,
+		Metrics:  cfg.Metrics,
 		Now:      time.Now,
 	}
 	err := ctrl.NewControllerManagedBy(mgr).

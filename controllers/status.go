@@ -63,6 +63,7 @@ func computeStatus(sc *v1alpha1.SignalingCluster, in statusInputs) v1alpha1.Sign
 	} else {
 		st.Replicas, st.ReadyReplicas, st.UpdatedReplicas = 0, 0, 0
 	}
+	st.Selector = signalingPodSelector(sc)
 	if in.Snapshot != nil && in.Snapshot.DrainingKnown {
 		st.DrainingReplicas = in.Snapshot.Draining
 	}
@@ -71,6 +72,7 @@ func computeStatus(sc *v1alpha1.SignalingCluster, in statusInputs) v1alpha1.Sign
 	setRedisReadyCondition(&st, sc, in)
 	setMediaServiceCondition(&st, sc, in)
 	setDegradedCondition(&st, sc, in)
+	setReadyConditions(&st, sc, in)
 	return st
 }
 
@@ -272,6 +274,7 @@ func (r *SignalingClusterReconciler) updateStatus(ctx context.Context, s *scope,
 	}
 	newStatus := computeStatus(s.sc, in)
 	r.emitTransitionEvents(s.sc, newStatus)
+	r.Metrics.Observe(s.sc, &newStatus, in.Now)
 	if equality.Semantic.DeepEqual(s.sc.Status, newStatus) {
 		return nil
 	}
@@ -303,6 +306,12 @@ func (r *SignalingClusterReconciler) emitTransitionEvents(sc *v1alpha1.Signaling
 			r.Recorder.Eventf(sc, nil, corev1.EventTypeNormal, t.okReason, t.action, "%s", c.Message)
 		} else {
 			r.Recorder.Eventf(sc, nil, corev1.EventTypeWarning, t.badReason, t.action, "%s", c.Message)
+		}
+	}
+	// A failure to apply the owned objects is reported once when it starts, not per retry.
+	if c := meta.FindStatusCondition(newStatus.Conditions, v1alpha1.ConditionDegraded); c != nil && c.Reason == v1alpha1.ReasonReconcileError {
+		if old := meta.FindStatusCondition(sc.Status.Conditions, v1alpha1.ConditionDegraded); old == nil || old.Reason != v1alpha1.ReasonReconcileError {
+			r.Recorder.Eventf(sc, nil, corev1.EventTypeWarning, v1alpha1.EventReconcileError, "Apply", "%s", c.Message)
 		}
 	}
 }

@@ -116,6 +116,7 @@ func main() {
 	if _, err := controllers.SetupWithManager(mgr, controllers.SetupConfig{
 		Options:                 controllers.Options{SignalingImage: c.SignalingImage, RedisImage: c.RedisImage},
 		MaxConcurrentReconciles: c.MaxConcurrentReconciles,
+		Metrics:                 controllers.NewClusterMetrics(metrics.Registry),
 	}); err != nil {
 		log.Error(err, "setting up the SignalingCluster controller")
 		os.Exit(1)

@@ -97,7 +97,7 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 	kid, _ := t.Header["kid"].(string)
 	if v.cfg.JWKS != nil && (kid != "" || v.cfg.PublicKey == nil) {
-		return v.cfg.JWKS.Key(kid)
+		return v.cfg.JWKS.key(t)
 	}
 	return v.cfg.PublicKey, nil
 }

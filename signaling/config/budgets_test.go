@@ -8,7 +8,7 @@ import (
 )
 
 func TestBudgetDefaultsAndEnvironment(t *testing.T) {
-	c, err := Parse([]string{"--jwt-public-key=/k.pem"}, env(map[string]string{
+	c, err := Parse(prod(), env(map[string]string{
 		"SIGNALING_MAX_CONNECTIONS_PER_IP": "7",
 		"SIGNALING_TRUSTED_PROXIES":        "10.0.0.0/8, 192.168.1.1",
 	}), &bytes.Buffer{})
@@ -37,7 +37,7 @@ func TestBudgetValidationNamesTheFlag(t *testing.T) {
 		{"--trusted-proxies=proxy.local", "--trusted-proxies"},
 		{"--chat-history-rooms=0", "--chat-history-rooms"},
 	} {
-		_, err := Parse([]string{"--jwt-public-key=/k.pem", tc.arg}, env(nil), &bytes.Buffer{})
+		_, err := Parse(prod(tc.arg), env(nil), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want it to name %s", tc.arg, err, tc.want)
 		}

@@ -15,14 +15,17 @@ import (
 
 // Config is the node's configuration.
 type Config struct {
-	Listen   string
-	NodeID   string
-	LogLevel string
-	Dev      bool
-	Demo     bool
+	Listen        string
+	MetricsListen string
+	NodeID        string
+	LogLevel      string
+	Dev           bool
+	DevUnsafe     bool
+	Demo          bool
 
 	JWTPublicKey   string
 	JWKSURL        string
+	JWKSRefresh    time.Duration
 	JWTCookie      string
 	JWTIssuer      string
 	JWTAudience    string
@@ -134,18 +137,21 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.SetOutput(out)
 	host, _ := os.Hostname()
 
-	fs.StringVar(&c.Listen, "listen", ":8080", "address for Socket.IO (/socket.io/), /healthz, /readyz and /metrics")
+	fs.StringVar(&c.Listen, "listen", defaultListen, "address for clients: Socket.IO (/socket.io/), /healthz, /readyz and, with --demo, /demo (with --dev: "+devListen+" unless given)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", defaultMetricsListen, "address of the Prometheus /metrics listener, kept off the client port (with --dev: "+devMetricsListen+" unless given)")
 	fs.StringVar(&c.NodeID, "node-id", host, "id of this node in the cluster (Kubernetes: the pod name); a random suffix is added at every start, so a restarted process is a new node to the cluster")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.BoolVar(&c.Dev, "dev", false, "development mode: text logs, a generated RSA key pair and a printed dev token (never in production)")
+	fs.BoolVar(&c.Dev, "dev", false, "development mode: text logs, a generated RSA key pair, printed dev tokens and /dev/token; loopback only, no Redis or backends (never in production)")
+	fs.BoolVar(&c.DevUnsafe, "dev-unsafe", false, "let --dev listen on a non-loopback address or use Redis and backend services (anyone who reaches the node can mint tokens at /dev/token)")
 	fs.BoolVar(&c.Demo, "demo", false, "serve the demo page at /demo (on by default with --dev)")
 
 	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "path to the PEM RSA public key that verifies RS256 access tokens")
-	fs.StringVar(&c.JWKSURL, "jwks-url", "", "optional JWKS URL; keys are chosen by the token's kid and refreshed on rotation")
+	fs.StringVar(&c.JWKSURL, "jwks-url", "", "optional JWKS URL (https:// outside --dev); keys are chosen by the token's kid, refreshed every --jwks-refresh and, at most every 30s, when a token names an unknown kid")
+	fs.DurationVar(&c.JWKSRefresh, "jwks-refresh", 10*time.Minute, "how often the JWKS is fetched in the background; a failed fetch keeps the last good key set")
 	fs.StringVar(&c.JWTCookie, "jwt-cookie", "access_token", "name of the cookie carrying the access token")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "required iss claim (empty = not checked)")
-	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "required aud claim (empty = not checked)")
-	fs.Var(listFlag{&c.AllowedOrigins}, "allowed-origins", "comma-separated origins allowed to open WebSockets, e.g. https://app.example.com (empty = any; set it in production: cookie auth allows cross-site WebSocket hijacking otherwise)")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "required aud claim; required outside --dev (a token minted for another service must not open a socket here)")
+	fs.Var(listFlag{&c.AllowedOrigins}, "allowed-origins", "comma-separated origins allowed to open WebSockets, e.g. https://app.example.com, or * for any; required outside --dev (cookie auth allows cross-site WebSocket hijacking otherwise). Empty (--dev only) = same origin only")
 
 	fs.BoolVar(&c.RequireRoomGrant, "require-room-grant", false, "a join_room needs a grant: the token's rooms claim or the Room Service's members list must name the room or user (production: on; docs/security.md)")
 	fs.DurationVar(&c.TokenRefreshLead, "token-refresh-lead", 60*time.Second, "the server sends token_expiring this long before the access token's exp, so the client can send refresh_token (0 = no notice)")
@@ -185,7 +191,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.Int64Var(&c.MaxPayload, "max-payload", 1_000_000, "largest WebSocket frame in bytes; a larger frame closes the connection")
 
 	fs.IntVar(&c.ChatHistory, "chat-history", 50, "chat messages per room kept for, and sent in, the join_room ack (including ones already saved by the Chat Service)")
-	fs.DurationVar(&c.ChatHistoryTTL, "chat-history-ttl", 24*time.Hour, "with Redis, a room's chat history expires after this long without messages")
+	fs.DurationVar(&c.ChatHistoryTTL, "chat-history-ttl", 24*time.Hour, "a room's chat history (in Redis, or in memory without Redis) expires after this long without messages")
 	fs.Float64Var(&c.ChatRate, "chat-rate", 10, "chat messages per second one user may send (token bucket); excess gets rate_limited")
 	fs.IntVar(&c.ChatBurst, "chat-burst", 20, "burst size of the per-user chat rate limit")
 	fs.IntVar(&c.ChatBufferRoom, "chat-buffer-room", 10000, "unsaved chat messages one room may hold while the Chat Service is slow or down; beyond it senders get rate_limited")
@@ -244,11 +250,27 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if c.Dev && getenv(EnvName("demo")) == "" && !flagGiven(fs, "demo") {
+	given := func(name string) bool { return getenv(EnvName(name)) != "" || flagGiven(fs, name) }
+	if c.Dev && !given("demo") {
 		c.Demo = true
+	}
+	// A dev node mints tokens for anyone who asks: unless told otherwise it listens on
+	// loopback only.
+	if c.Dev && !given("listen") {
+		c.Listen = devListen
+	}
+	if c.Dev && !given("metrics-listen") {
+		c.MetricsListen = devMetricsListen
 	}
 	return c, c.Validate()
 }
+
+const (
+	defaultListen        = ":8080"
+	devListen            = "127.0.0.1:8080"
+	defaultMetricsListen = ":9090"
+	devMetricsListen     = "127.0.0.1:9090"
+)
 
 func flagGiven(fs *flag.FlagSet, name string) bool {
 	given := false
@@ -263,6 +285,9 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 // Validate reports configuration mistakes with the flag to fix.
 func (c Config) Validate() error {
 	var errs []error
+	if c.MetricsListen == "" {
+		errs = append(errs, errors.New("--metrics-listen must not be empty"))
+	}
 	if c.NodeID == "" {
 		errs = append(errs, errors.New("--node-id must not be empty"))
 	}
@@ -272,6 +297,7 @@ func (c Config) Validate() error {
 	if !c.Dev && c.JWTPublicKey == "" && c.JWKSURL == "" {
 		errs = append(errs, errors.New("--jwt-public-key or --jwks-url is required (or use --dev for a generated key pair)"))
 	}
+	errs = append(errs, c.failClosed()...)
 	switch c.RedisMode {
 	case "standalone", "sentinel", "cluster":
 	default:
@@ -295,6 +321,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--%s must be positive", name))
 		}
 	}
+	pos("jwks-refresh", c.JWKSRefresh)
 	pos("reconnect-window", c.ReconnectWindow)
 	pos("presence-ttl", c.PresenceTTL)
 	pos("ping-interval", c.PingInterval)

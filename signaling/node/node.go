@@ -75,6 +75,9 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("node: a token verifier is required")
 	}
 	n := &Node{Config: cfg, Metrics: metrics.New(), log: log}
+	if cfg.Dev {
+		n.Metrics.DevMode.Set(1)
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -140,15 +143,23 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		CookieName: cfg.JWTCookie, AllowedOrigins: cfg.AllowedOrigins,
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxPayload,
 		SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes, ConnectTimeout: cfg.ConnectTimeout,
+		MaxConnections: cfg.MaxConnections, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+		MaxConnectionsPerUser: cfg.MaxConnectionsPerUser,
 	}
+	// Validated by config.Parse; a hand-built Config with a bad entry trusts no proxy.
+	so.TrustedProxies, _ = config.ParseCIDRs(cfg.TrustedProxies)
 	overlay(&so, opts.Server)
 	n.Server = server.New(so)
 	ok = true
 	return n, nil
 }
 
-// Handler serves Socket.IO, /healthz, /readyz and /metrics; add routes on Server.Mux().
+// Handler serves the client port: Socket.IO, /healthz and /readyz; add routes on
+// Server.Mux().
 func (n *Node) Handler() http.Handler { return n.Server }
+
+// MetricsHandler serves /metrics, for the --metrics-listen listener.
+func (n *Node) MetricsHandler() http.Handler { return server.MetricsHandler(n.Metrics) }
 
 // Drain is the SIGTERM sequence's middle (docs/operations.md §Draining): /readyz fails and
 // new upgrades are refused, the node is marked draining, and its sockets are closed on a
@@ -239,6 +250,7 @@ func (n *Node) newChat(ho *hub.Options) error {
 		ServiceTimeout: cfg.ChatServiceTimeout,
 		History:        cfg.ChatHistory,
 		HistoryTTL:     cfg.ChatHistoryTTL,
+		HistoryRooms:   cfg.ChatHistoryRooms,
 		MaxRoomBuffer:  cfg.ChatBufferRoom,
 		MaxTotalBuffer: cfg.ChatBufferTotal,
 		Rate:           cfg.ChatRate,

@@ -45,10 +45,12 @@ type Options struct {
 	// Redis holds the shared cache; nil keeps the cache in this process.
 	Redis redis.UniversalClient
 	// TTL of a cached answer (default DefaultTTL).
-	TTL        time.Duration
-	HTTPClient *http.Client
-	Metrics    *metrics.SFUMetrics // nil = not counted
-	Logger     *slog.Logger
+	TTL time.Duration
+	// NotFoundTTL: how long this node remembers a 404 (default DefaultNotFoundTTL).
+	NotFoundTTL time.Duration
+	HTTPClient  *http.Client
+	Metrics     *metrics.SFUMetrics // nil = not counted
+	Logger      *slog.Logger
 }
 
 // Cache implements vocab.RoomDirectory on top of the Room Service.
@@ -57,6 +59,7 @@ type Cache struct {
 	base   string
 	log    *slog.Logger
 	flight singleflight.Group
+	absent notFoundCache
 
 	mu  sync.Mutex
 	mem map[string]memEntry // used without Redis
@@ -80,14 +83,18 @@ func New(opts Options) *Cache {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{}
 	}
+	if opts.NotFoundTTL <= 0 {
+		opts.NotFoundTTL = DefaultNotFoundTTL
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Cache{
-		opts: opts,
-		base: strings.TrimRight(opts.ServiceURL, "/"),
-		log:  opts.Logger,
-		mem:  map[string]memEntry{},
+		opts:   opts,
+		base:   strings.TrimRight(opts.ServiceURL, "/"),
+		log:    opts.Logger,
+		mem:    map[string]memEntry{},
+		absent: notFoundCache{ttl: opts.NotFoundTTL},
 	}
 }
 
@@ -98,6 +105,10 @@ func (c *Cache) Lookup(ctx context.Context, roomID string) (vocab.RoomInfo, erro
 	if info, ok := c.cached(ctx, roomID); ok {
 		c.count("hit")
 		return info, nil
+	}
+	if c.absent.has(roomID, time.Now()) {
+		c.count("not_found_hit")
+		return vocab.RoomInfo{}, vocab.ErrRoomNotFound
 	}
 	c.count("miss")
 	// The shared call must not die with the first caller's context: the others wait
@@ -111,6 +122,9 @@ func (c *Cache) Lookup(ctx context.Context, roomID string) (vocab.RoomInfo, erro
 			return info, nil
 		}
 		info, err := c.fetch(fctx, roomID)
+		if errors.Is(err, vocab.ErrRoomNotFound) {
+			c.absent.add(roomID, time.Now())
+		}
 		if err != nil {
 			return vocab.RoomInfo{}, err
 		}
@@ -133,6 +147,7 @@ func (c *Cache) Invalidate(ctx context.Context, roomID string) error {
 	c.mu.Lock()
 	delete(c.mem, roomID)
 	c.mu.Unlock()
+	c.absent.forget(roomID)
 	if c.opts.Redis != nil {
 		return c.opts.Redis.Del(ctx, Key(roomID)).Err()
 	}

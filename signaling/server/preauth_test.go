@@ -13,10 +13,15 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/server"
 )
 
+// websocketDial opens an Engine.IO WebSocket to n with extra request headers.
+func websocketDial(n *nodetest.Node, header http.Header) (*websocket.Conn, *http.Response, error) {
+	return websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.URL, "http")+"/socket.io/?EIO=4&transport=websocket", header)
+}
+
 // dialRaw opens a WebSocket without the Socket.IO handshake and reads the open packet.
 func dialRaw(t *testing.T, n *nodetest.Node, header http.Header) *websocket.Conn {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.URL, "http")+"/socket.io/?EIO=4&transport=websocket", header)
+	ws, _, err := websocketDial(n, header)
 	if err != nil {
 		t.Fatal(err)
 	}
