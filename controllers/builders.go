@@ -47,6 +47,10 @@ type Options struct {
 	SignalingImage string
 	// RedisImage runs the managed Redis.
 	RedisImage string
+	// AllowedImagePrefixes, when set, restricts spec.image (imagepolicy.go).
+	AllowedImagePrefixes []string
+	// NetworkPolicies configures the rendered NetworkPolicies (networkpolicy.go).
+	NetworkPolicies NetworkPolicyOptions
 }
 
 // Fixed parts of the signaling container contract.
@@ -254,7 +258,7 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 			APIVersion: "v1", FieldPath: "metadata.name",
 		}},
 	}}
-	if r := s.Redis.PasswordSecretRef; r != nil {
+	if r := redisPasswordRef(sc); r != nil {
 		env = append(env, corev1.EnvVar{
 			Name: "SIGNALING_REDIS_PASSWORD",
 			ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
@@ -464,57 +468,6 @@ func desiredHPA(sc *v1alpha1.SignalingCluster) *autoscalingv2.HorizontalPodAutos
 					},
 				},
 			}},
-		},
-	}
-}
-
-// desiredRedisDeployment is the managed, non-persistent Redis (nil unless spec.redis.managed).
-func desiredRedisDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashValue string) *appsv1.Deployment {
-	if !sc.Spec.Redis.Managed {
-		return nil
-	}
-	// Protected mode would refuse the signaling pods' connections when no password is set.
-	args := []string{"--port", strconv.Itoa(redisPort), "--save", "", "--appendonly", "no", "--protected-mode", "no"}
-	var env []corev1.EnvVar
-	if r := sc.Spec.Redis.PasswordSecretRef; r != nil {
-		env = []corev1.EnvVar{{
-			Name: "REDIS_PASSWORD",
-			ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-				LocalObjectReference: corev1.LocalObjectReference{Name: r.Name}, Key: r.Key,
-			}},
-		}}
-		args = append(args, "--requirepass", "$(REDIS_PASSWORD)")
-	}
-	template := corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{
-			Labels:      selectorLabels(sc, componentRedis),
-			Annotations: map[string]string{AnnotationConfigHash: configHashValue},
-		},
-		Spec: corev1.PodSpec{
-			AutomountServiceAccountToken: ptr.To(false),
-			Containers: []corev1.Container{{
-				Name:  "redis",
-				Image: opts.RedisImage,
-				Args:  args,
-				Env:   env,
-				Ports: []corev1.ContainerPort{{Name: "redis", ContainerPort: redisPort, Protocol: corev1.ProtocolTCP}},
-				ReadinessProbe: &corev1.Probe{
-					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("redis")}},
-					PeriodSeconds: 5, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 3,
-				},
-			}},
-		},
-	}
-	template.Annotations[AnnotationTemplateHash] = hashObject(template)
-	return &appsv1.Deployment{
-		ObjectMeta: objectMeta(sc, redisName(sc), componentRedis),
-		Spec: appsv1.DeploymentSpec{
-			Replicas:                ptr.To[int32](1),
-			Selector:                &metav1.LabelSelector{MatchLabels: selectorLabels(sc, componentRedis)},
-			Template:                template,
-			RevisionHistoryLimit:    ptr.To[int32](10),
-			ProgressDeadlineSeconds: ptr.To[int32](600),
-			Strategy:                appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 		},
 	}
 }

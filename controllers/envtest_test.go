@@ -75,9 +75,15 @@ func newMediaServer(t testing.TB) *mediaServer {
 	return m
 }
 
+// createSecret creates a Secret opted in to the operator (labelled signaling.switchboard.dev/use=true).
 func createSecret(t testing.TB, ns, name string, data map[string]string) {
 	t.Helper()
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data}
+	createSecretLabelled(t, ns, name, data, map[string]string{v1alpha1.LabelSecretUse: v1alpha1.LabelSecretUseValue})
+}
+
+func createSecretLabelled(t testing.TB, ns, name string, data, labels map[string]string) {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}, StringData: data}
 	if err := testClient.Create(context.Background(), s); err != nil {
 		t.Fatalf("secret: %v", err)
 	}

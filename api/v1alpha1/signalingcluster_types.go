@@ -219,6 +219,7 @@ type SignalingClusterSpec struct {
 // +kubebuilder:validation:XValidation:rule="self.mode != 'sentinel' || (has(self.masterName) && size(self.masterName) > 0)",message="masterName is required when mode is sentinel"
 // +kubebuilder:validation:XValidation:rule="(has(self.managed) && self.managed) != (has(self.addresses) && size(self.addresses) > 0)",message="set exactly one of managed: true or addresses"
 // +kubebuilder:validation:XValidation:rule="!(has(self.managed) && self.managed) || self.mode == 'standalone'",message="managed Redis supports only mode standalone"
+// +kubebuilder:validation:XValidation:rule="!has(self.managedInstance) || (has(self.managed) && self.managed)",message="managedInstance needs managed: true"
 type RedisSpec struct {
 	// Mode of the Redis deployment.
 	// +optional
@@ -249,10 +250,16 @@ type RedisSpec struct {
 	// +optional
 	TLS bool `json:"tls,omitempty"`
 
-	// Managed makes the operator run a single, non-persistent Redis (Deployment + Service) for
-	// trying things out. Not for production: no persistence, no replication.
+	// Managed makes the operator run a single Redis (Deployment + Service) with a generated
+	// password, protected mode and a restricted security context. It has no replication: a
+	// small or staging tier; production runs an external Redis.
 	// +optional
 	Managed bool `json:"managed,omitempty"`
+
+	// ManagedInstance tunes the managed Redis (resources, append-only persistence); only valid
+	// with managed: true.
+	// +optional
+	ManagedInstance *ManagedRedisSpec `json:"managedInstance,omitempty"`
 }
 
 // SecretKeyRef selects one key of a Secret in the SignalingCluster's namespace.

@@ -39,7 +39,8 @@ promtool: $(PROMTOOL) ## Build promtool into bin/promtool (once)
 chart-sync: ## Copy the generated CRD and RBAC rules from config/ into the chart
 	rm -f $(CHART_DIR)/crds/*.yaml
 	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
-	cp config/rbac/role.yaml config/rbac/leader_election_role.yaml $(CHART_DIR)/files/rbac/
+	cp config/rbac/role.yaml config/rbac/leader_election_role.yaml config/rbac/metrics_auth_role.yaml \
+		config/rbac/metrics_reader_role.yaml $(CHART_DIR)/files/rbac/
 
 chart-update: chart-sync $(HELM) ## Regenerate the chart README values table and the golden files
 	HELM=$(HELM) $(GO) test -tags chart -count=1 -run 'TestReadmeValuesTable|TestTemplateGolden' $(CHART_TEST_PKG) -update

@@ -170,6 +170,8 @@ func (s *userPath) putJWTSecret(t *testing.T, keys *auth.DevKeys) {
 	manifest := s.kubectl(t, "-n", demoNS, "create", "secret", "generic", "signaling-jwt",
 		"--from-file=public.pem="+pem, "--dry-run=client", "-o", "yaml")
 	s.kubectlStdin(t, manifest, "-n", demoNS, "apply", "-f", "-")
+	// The operator reads only Secrets that opt in (docs/operator.md, Least privilege).
+	s.kubectl(t, "-n", demoNS, "label", "--overwrite", "secret", "signaling-jwt", "signaling.switchboard.dev/use=true")
 }
 
 func (s *userPath) serviceURL(t *testing.T) string {
