@@ -64,6 +64,8 @@ const (
 	metricsPortName = "metrics"
 	jwtVolumeName   = "jwt-public-key"
 	jwtMountDir     = "/etc/switchboard/jwt"
+	busKeyVolume    = "bus-key"
+	busKeyMountDir  = "/etc/switchboard/bus"
 	redisPort       = v1alpha1.DefaultRedisPort
 
 	// terminationMargin is added to the drain timeout for terminationGracePeriodSeconds, so the
@@ -172,6 +174,9 @@ func desiredConfigData(sc *v1alpha1.SignalingCluster) map[string]string {
 	set("SIGNALING_REDIS_USERNAME", s.Redis.Username)
 	if r := s.Auth.PublicKeySecretRef; r != nil {
 		d["SIGNALING_JWT_PUBLIC_KEY"] = path.Join(jwtMountDir, r.Key)
+	}
+	if r := s.Redis.BusKeySecretRef; r != nil {
+		d["SIGNALING_BUS_KEY_FILE"] = path.Join(busKeyMountDir, r.Key)
 	}
 	set("SIGNALING_JWKS_URL", s.Auth.JWKSURL)
 	setDur("SIGNALING_JWKS_REFRESH", s.Auth.JWKSRefresh)
@@ -282,6 +287,18 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 			}},
 		})
 		mounts = append(mounts, corev1.VolumeMount{Name: jwtVolumeName, MountPath: jwtMountDir, ReadOnly: true})
+	}
+	// The bus key reaches the node as a file from a Secret volume: the kubelet reads the
+	// Secret, the operator does not (it is not in secretRefs, so not in the config hash).
+	if r := s.Redis.BusKeySecretRef; r != nil {
+		volumes = append(volumes, corev1.Volume{
+			Name: busKeyVolume,
+			VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: r.Name,
+				Items:      []corev1.KeyToPath{{Key: r.Key, Path: r.Key}},
+			}},
+		})
+		mounts = append(mounts, corev1.VolumeMount{Name: busKeyVolume, MountPath: busKeyMountDir, ReadOnly: true})
 	}
 
 	podLabels := map[string]string{}

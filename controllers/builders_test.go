@@ -50,7 +50,8 @@ func fullCluster() *v1alpha1.SignalingCluster {
 		PodAnnotations: map[string]string{"a": "b"},
 		PodLabels:      map[string]string{"team": "rt", labelInstance: "hijack"},
 		Redis: v1alpha1.RedisSpec{Mode: v1alpha1.RedisModeSentinel, Addresses: []string{"s1:26379", "s2:26379"}, MasterName: "m",
-			Username: "u", PasswordSecretRef: &v1alpha1.SecretKeyRef{Name: "redis", Key: "pw"}, TLS: true},
+			Username: "u", PasswordSecretRef: &v1alpha1.SecretKeyRef{Name: "redis", Key: "pw"}, TLS: true,
+			BusKeySecretRef: &v1alpha1.SecretKeyRef{Name: "bus", Key: "bus.key"}},
 		Auth: v1alpha1.AuthSpec{PublicKeySecretRef: &v1alpha1.SecretKeyRef{Name: "jwt", Key: "pub.pem"}, JWKSURL: "https://a/jwks", JWKSRefresh: d("5m"),
 			CookieName: "tok", Issuer: "iss", Audience: "aud", AllowedOrigins: []string{"https://a", "https://b"}, RequireRoomGrant: true,
 			TokenRefreshLead: d("2m"), TokenExpiryGrace: d("5s"), Revocation: true},
@@ -101,7 +102,8 @@ func TestDesiredConfigDataIsTheSignalingContract(t *testing.T) {
 			"SIGNALING_LISTEN": ":8080", "SIGNALING_METRICS_LISTEN": ":9090", "SIGNALING_REDIS_MODE": "sentinel", "SIGNALING_REDIS_ADDRS": "s1:26379,s2:26379",
 			"SIGNALING_REDIS_MASTER_NAME": "m", "SIGNALING_REDIS_USERNAME": "u", "SIGNALING_REDIS_TLS": "true",
 			"SIGNALING_JWT_PUBLIC_KEY": "/etc/switchboard/jwt/pub.pem", "SIGNALING_JWKS_URL": "https://a/jwks", "SIGNALING_JWKS_REFRESH": "5m0s",
-			"SIGNALING_JWT_COOKIE": "tok", "SIGNALING_JWT_ISSUER": "iss", "SIGNALING_JWT_AUDIENCE": "aud",
+			"SIGNALING_BUS_KEY_FILE": "/etc/switchboard/bus/bus.key",
+			"SIGNALING_JWT_COOKIE":   "tok", "SIGNALING_JWT_ISSUER": "iss", "SIGNALING_JWT_AUDIENCE": "aud",
 			"SIGNALING_ALLOWED_ORIGINS":  "https://a,https://b",
 			"SIGNALING_ROOM_SERVICE_URL": "http://rooms", "SIGNALING_ROOM_SERVICE_TIMEOUT": "2s",
 			"SIGNALING_CHAT_SERVICE_URL": "http://chat", "SIGNALING_CHAT_SERVICE_TIMEOUT": "6s",
@@ -229,6 +231,40 @@ func TestMetricsPortStaysOffTheService(t *testing.T) {
 	sc.Spec.PodAnnotations = map[string]string{"prometheus.io/scrape": "false"}
 	if got := desiredDeployment(sc, Options{}, "h").Spec.Template.Annotations["prometheus.io/scrape"]; got != "false" {
 		t.Errorf("prometheus.io/scrape = %q, want the spec's false", got)
+	}
+}
+
+// The bus key is a file from a Secret volume: the kubelet reads the Secret, the operator
+// never does (no secretRefs entry, so it is neither loaded nor hashed).
+func TestBusKeyIsMountedFromItsSecret(t *testing.T) {
+	sc := fullCluster()
+	ps := desiredDeployment(sc, Options{}, "h").Spec.Template.Spec
+	var vol *corev1.Volume
+	for i := range ps.Volumes {
+		if ps.Volumes[i].Name == "bus-key" {
+			vol = &ps.Volumes[i]
+		}
+	}
+	if vol == nil || vol.Secret == nil || vol.Secret.SecretName != "bus" || len(vol.Secret.Items) != 1 || vol.Secret.Items[0].Key != "bus.key" {
+		t.Fatalf("bus key volume = %+v in %+v", vol, ps.Volumes)
+	}
+	mounted := false
+	for _, m := range ps.Containers[0].VolumeMounts {
+		mounted = mounted || m.Name == "bus-key" && m.MountPath == "/etc/switchboard/bus" && m.ReadOnly
+	}
+	if !mounted {
+		t.Errorf("bus key not mounted read-only at /etc/switchboard/bus: %+v", ps.Containers[0].VolumeMounts)
+	}
+	if got := desiredConfigData(sc)["SIGNALING_BUS_KEY_FILE"]; got != "/etc/switchboard/bus/bus.key" {
+		t.Errorf("SIGNALING_BUS_KEY_FILE = %q", got)
+	}
+	for _, r := range secretRefs(sc) {
+		if r.Name == "bus" {
+			t.Errorf("the operator would read the bus key Secret: %+v", r)
+		}
+	}
+	if _, ok := desiredConfigData(minimalCluster())["SIGNALING_BUS_KEY_FILE"]; ok {
+		t.Error("bus key rendered without busKeySecretRef")
 	}
 }
 

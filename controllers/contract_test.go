@@ -95,6 +95,7 @@ func TestRenderedEnvironmentParsesWithTheNodesConfig(t *testing.T) {
 	want.JWTPublicKey = "/etc/switchboard/jwt/pub.pem"
 	want.JWKSURL, want.JWTCookie, want.JWTIssuer, want.JWTAudience = "https://a/jwks", "tok", "iss", "aud"
 	want.JWKSRefresh = s("5m")
+	want.BusKeyFile = "/etc/switchboard/bus/bus.key"
 	want.AllowedOrigins = []string{"https://a", "https://b"}
 	want.RedisMode, want.RedisAddrs, want.RedisMasterName = "sentinel", []string{"s1:26379", "s2:26379"}, "m"
 	want.RedisUsername, want.RedisPassword, want.RedisTLS = "u", "secret:redis/pw", true

@@ -246,6 +246,13 @@ type RedisSpec struct {
 	// +optional
 	PasswordSecretRef *SecretKeyRef `json:"passwordSecretRef,omitempty"`
 
+	// BusKeySecretRef selects the shared key (32+ bytes; one per line, the first signs, all
+	// verify) with which the nodes sign and check every Redis bus message
+	// (SIGNALING_BUS_KEY_FILE, docs/redis.md). It is mounted into the pods as a file; the
+	// operator never reads it. Changing the Secret takes effect when the pods restart.
+	// +optional
+	BusKeySecretRef *SecretKeyRef `json:"busKeySecretRef,omitempty"`
+
 	// TLS enables TLS to Redis.
 	// +optional
 	TLS bool `json:"tls,omitempty"`

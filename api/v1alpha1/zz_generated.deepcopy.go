@@ -510,6 +510,11 @@ func (in *RedisSpec) DeepCopyInto(out *RedisSpec) {
 		*out = new(SecretKeyRef)
 		**out = **in
 	}
+	if in.BusKeySecretRef != nil {
+		in, out := &in.BusKeySecretRef, &out.BusKeySecretRef
+		*out = new(SecretKeyRef)
+		**out = **in
+	}
 	if in.ManagedInstance != nil {
 		in, out := &in.ManagedInstance, &out.ManagedInstance
 		*out = new(ManagedRedisSpec)

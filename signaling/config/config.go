@@ -43,6 +43,7 @@ type Config struct {
 	RedisUsername   string
 	RedisPassword   string
 	RedisTLS        bool
+	BusKeyFile      string
 
 	RoomServiceURL     string
 	RoomServiceTimeout time.Duration
@@ -165,6 +166,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&c.RedisUsername, "redis-username", "", "Redis ACL user name")
 	fs.StringVar(&c.RedisPassword, "redis-password", "", "Redis password (prefer the environment variable)")
 	fs.BoolVar(&c.RedisTLS, "redis-tls", false, "connect to Redis over TLS")
+	fs.StringVar(&c.BusKeyFile, "bus-key-file", "", "file with the shared key (32+ bytes, one per line: the first signs, all verify) that authenticates Redis bus messages with an HMAC; messages failing it are dropped (docs/redis.md)")
 
 	fs.StringVar(&c.RoomServiceURL, "room-service-url", "", "Room Service base URL (empty = every room exists, in --default-room-mode)")
 	fs.DurationVar(&c.RoomServiceTimeout, "room-service-timeout", 3*time.Second, "timeout of one Room Service call")
@@ -302,6 +304,9 @@ func (c Config) Validate() error {
 	case "standalone", "sentinel", "cluster":
 	default:
 		errs = append(errs, fmt.Errorf("--redis-mode must be standalone, sentinel or cluster, not %q", c.RedisMode))
+	}
+	if c.BusKeyFile != "" && !c.UsesRedis() {
+		errs = append(errs, errors.New("--bus-key-file needs a Redis bus (--redis-url or --redis-addrs)"))
 	}
 	if c.RedisMode == "sentinel" && c.RedisMasterName == "" && len(c.RedisAddrs) > 0 {
 		errs = append(errs, errors.New("--redis-mode=sentinel needs --redis-master-name"))

@@ -233,6 +233,11 @@ func (n *Node) connectBus(ctx context.Context, ho *hub.Options, bo broker.RedisO
 	if err := client.Ping(pingCtx).Err(); err != nil {
 		n.log.Warn("Redis is not reachable yet; starting degraded (local users only, not ready)", "err", err)
 	}
+	if cfg.BusKeyFile != "" && bo.BusKey == nil {
+		if bo.BusKey, err = broker.LoadBusKey(cfg.BusKeyFile); err != nil {
+			return err
+		}
+	}
 	store := presence.NewRedis(client, presence.RedisOptions{Metrics: n.Metrics.Redis})
 	bo.NodeID, bo.Metrics, bo.Logger = cfg.NodeID, n.Metrics.Redis, n.log
 	ho.Broker, ho.Presence, ho.Nodes = broker.NewRedis(client, bo), store, store
