@@ -47,6 +47,10 @@ type Options struct {
 	SignalingImage string
 	// RedisImage runs the managed Redis.
 	RedisImage string
+	// AllowedImagePrefixes, when set, restricts spec.image (imagepolicy.go).
+	AllowedImagePrefixes []string
+	// NetworkPolicies configures the rendered NetworkPolicies (networkpolicy.go).
+	NetworkPolicies NetworkPolicyOptions
 }
 
 // Fixed parts of the signaling container contract.
@@ -54,9 +58,15 @@ const (
 	signalingContainerName = "signaling"
 	signalingPort          = 8080
 	signalingPortName      = "http"
-	jwtVolumeName          = "jwt-public-key"
-	jwtMountDir            = "/etc/switchboard/jwt"
-	redisPort              = v1alpha1.DefaultRedisPort
+	// The node serves /metrics on a listener of its own, never on the client port (the
+	// Service, possibly a public load balancer, exposes only signalingPort).
+	metricsPort     = 9090
+	metricsPortName = "metrics"
+	jwtVolumeName   = "jwt-public-key"
+	jwtMountDir     = "/etc/switchboard/jwt"
+	busKeyVolume    = "bus-key"
+	busKeyMountDir  = "/etc/switchboard/bus"
+	redisPort       = v1alpha1.DefaultRedisPort
 
 	// terminationMargin is added to the drain timeout for terminationGracePeriodSeconds, so the
 	// node's own deadline always fires before the kubelet's SIGKILL.
@@ -143,11 +153,12 @@ func secretRefs(sc *v1alpha1.SignalingCluster) []*v1alpha1.SecretKeyRef {
 func desiredConfigData(sc *v1alpha1.SignalingCluster) map[string]string {
 	s := sc.Spec
 	d := map[string]string{
-		"SIGNALING_LISTEN":        fmt.Sprintf(":%d", signalingPort),
-		"SIGNALING_REDIS_MODE":    string(redisMode(sc)),
-		"SIGNALING_REDIS_ADDRS":   strings.Join(redisAddresses(sc), ","),
-		"SIGNALING_REDIS_TLS":     strconv.FormatBool(s.Redis.TLS),
-		"SIGNALING_DRAIN_TIMEOUT": durationOr(s.Drain.Timeout, v1alpha1.DefaultDrainTimeout).String(),
+		"SIGNALING_LISTEN":         fmt.Sprintf(":%d", signalingPort),
+		"SIGNALING_METRICS_LISTEN": fmt.Sprintf(":%d", metricsPort),
+		"SIGNALING_REDIS_MODE":     string(redisMode(sc)),
+		"SIGNALING_REDIS_ADDRS":    strings.Join(redisAddresses(sc), ","),
+		"SIGNALING_REDIS_TLS":      strconv.FormatBool(s.Redis.TLS),
+		"SIGNALING_DRAIN_TIMEOUT":  durationOr(s.Drain.Timeout, v1alpha1.DefaultDrainTimeout).String(),
 	}
 	set := func(k, v string) {
 		if v != "" {
@@ -164,7 +175,11 @@ func desiredConfigData(sc *v1alpha1.SignalingCluster) map[string]string {
 	if r := s.Auth.PublicKeySecretRef; r != nil {
 		d["SIGNALING_JWT_PUBLIC_KEY"] = path.Join(jwtMountDir, r.Key)
 	}
+	if r := s.Redis.BusKeySecretRef; r != nil {
+		d["SIGNALING_BUS_KEY_FILE"] = path.Join(busKeyMountDir, r.Key)
+	}
 	set("SIGNALING_JWKS_URL", s.Auth.JWKSURL)
+	setDur("SIGNALING_JWKS_REFRESH", s.Auth.JWKSRefresh)
 	set("SIGNALING_JWT_COOKIE", s.Auth.CookieName)
 	set("SIGNALING_JWT_ISSUER", s.Auth.Issuer)
 	set("SIGNALING_JWT_AUDIENCE", s.Auth.Audience)
@@ -193,6 +208,7 @@ func desiredConfigData(sc *v1alpha1.SignalingCluster) map[string]string {
 	if s.Demo {
 		d["SIGNALING_DEMO"] = "true"
 	}
+	addTuningEnv(d, &s)
 	return d
 }
 
@@ -247,7 +263,7 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 			APIVersion: "v1", FieldPath: "metadata.name",
 		}},
 	}}
-	if r := s.Redis.PasswordSecretRef; r != nil {
+	if r := redisPasswordRef(sc); r != nil {
 		env = append(env, corev1.EnvVar{
 			Name: "SIGNALING_REDIS_PASSWORD",
 			ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
@@ -255,6 +271,10 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 			}},
 		})
 	}
+
+	// The user's extra variables; the API server refuses SIGNALING_* names among them, so they
+	// cannot shadow the node settings above.
+	env = append(env, s.Env...)
 
 	var volumes []corev1.Volume
 	var mounts []corev1.VolumeMount
@@ -268,12 +288,30 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 		})
 		mounts = append(mounts, corev1.VolumeMount{Name: jwtVolumeName, MountPath: jwtMountDir, ReadOnly: true})
 	}
+	// The bus key reaches the node as a file from a Secret volume: the kubelet reads the
+	// Secret, the operator does not (it is not in secretRefs, so not in the config hash).
+	if r := s.Redis.BusKeySecretRef; r != nil {
+		volumes = append(volumes, corev1.Volume{
+			Name: busKeyVolume,
+			VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: r.Name,
+				Items:      []corev1.KeyToPath{{Key: r.Key, Path: r.Key}},
+			}},
+		})
+		mounts = append(mounts, corev1.VolumeMount{Name: busKeyVolume, MountPath: busKeyMountDir, ReadOnly: true})
+	}
 
 	podLabels := map[string]string{}
 	maps.Copy(podLabels, s.PodLabels)
 	maps.Copy(podLabels, selectorLabels(sc, componentSignaling))
 
-	podAnnotations := map[string]string{}
+	// Prometheus' conventional pod discovery annotations name the metrics port: it is on
+	// no Service, so scraping goes to the pods directly. spec.podAnnotations may override them.
+	podAnnotations := map[string]string{
+		"prometheus.io/scrape": "true",
+		"prometheus.io/port":   strconv.Itoa(metricsPort),
+		"prometheus.io/path":   "/metrics",
+	}
 	maps.Copy(podAnnotations, s.PodAnnotations)
 	delete(podAnnotations, AnnotationTemplateHash)
 	podAnnotations[AnnotationConfigHash] = configHashValue
@@ -303,6 +341,8 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 		ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnnotations},
 		Spec: corev1.PodSpec{
 			ServiceAccountName:            s.ServiceAccountName,
+			ImagePullSecrets:              s.ImagePullSecrets,
+			PriorityClassName:             s.PriorityClassName,
 			AutomountServiceAccountToken:  ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To(terminationGracePeriod(sc)),
 			NodeSelector:                  s.NodeSelector,
@@ -319,9 +359,10 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 				Name:            signalingContainerName,
 				Image:           image,
 				ImagePullPolicy: s.ImagePullPolicy,
-				Ports: []corev1.ContainerPort{{
-					Name: signalingPortName, ContainerPort: signalingPort, Protocol: corev1.ProtocolTCP,
-				}},
+				Ports: []corev1.ContainerPort{
+					{Name: signalingPortName, ContainerPort: signalingPort, Protocol: corev1.ProtocolTCP},
+					{Name: metricsPortName, ContainerPort: metricsPort, Protocol: corev1.ProtocolTCP},
+				},
 				EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
 					LocalObjectReference: corev1.LocalObjectReference{Name: signalingName(sc)},
 				}}},
@@ -373,7 +414,8 @@ func desiredDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashVa
 	}
 }
 
-// desiredService exposes the signaling port (HTTP, metrics and WebSocket).
+// desiredService exposes the client port (Socket.IO over WebSocket, /healthz, /readyz, /demo);
+// metrics stay off it.
 func desiredService(sc *v1alpha1.SignalingCluster) *corev1.Service {
 	port := sc.Spec.Service.Port
 	if port == 0 {
@@ -443,57 +485,6 @@ func desiredHPA(sc *v1alpha1.SignalingCluster) *autoscalingv2.HorizontalPodAutos
 					},
 				},
 			}},
-		},
-	}
-}
-
-// desiredRedisDeployment is the managed, non-persistent Redis (nil unless spec.redis.managed).
-func desiredRedisDeployment(sc *v1alpha1.SignalingCluster, opts Options, configHashValue string) *appsv1.Deployment {
-	if !sc.Spec.Redis.Managed {
-		return nil
-	}
-	// Protected mode would refuse the signaling pods' connections when no password is set.
-	args := []string{"--port", strconv.Itoa(redisPort), "--save", "", "--appendonly", "no", "--protected-mode", "no"}
-	var env []corev1.EnvVar
-	if r := sc.Spec.Redis.PasswordSecretRef; r != nil {
-		env = []corev1.EnvVar{{
-			Name: "REDIS_PASSWORD",
-			ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-				LocalObjectReference: corev1.LocalObjectReference{Name: r.Name}, Key: r.Key,
-			}},
-		}}
-		args = append(args, "--requirepass", "$(REDIS_PASSWORD)")
-	}
-	template := corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{
-			Labels:      selectorLabels(sc, componentRedis),
-			Annotations: map[string]string{AnnotationConfigHash: configHashValue},
-		},
-		Spec: corev1.PodSpec{
-			AutomountServiceAccountToken: ptr.To(false),
-			Containers: []corev1.Container{{
-				Name:  "redis",
-				Image: opts.RedisImage,
-				Args:  args,
-				Env:   env,
-				Ports: []corev1.ContainerPort{{Name: "redis", ContainerPort: redisPort, Protocol: corev1.ProtocolTCP}},
-				ReadinessProbe: &corev1.Probe{
-					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("redis")}},
-					PeriodSeconds: 5, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 3,
-				},
-			}},
-		},
-	}
-	template.Annotations[AnnotationTemplateHash] = hashObject(template)
-	return &appsv1.Deployment{
-		ObjectMeta: objectMeta(sc, redisName(sc), componentRedis),
-		Spec: appsv1.DeploymentSpec{
-			Replicas:                ptr.To[int32](1),
-			Selector:                &metav1.LabelSelector{MatchLabels: selectorLabels(sc, componentRedis)},
-			Template:                template,
-			RevisionHistoryLimit:    ptr.To[int32](10),
-			ProgressDeadlineSeconds: ptr.To[int32](600),
-			Strategy:                appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 		},
 	}
 }

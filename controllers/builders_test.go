@@ -50,19 +50,40 @@ func fullCluster() *v1alpha1.SignalingCluster {
 		PodAnnotations: map[string]string{"a": "b"},
 		PodLabels:      map[string]string{"team": "rt", labelInstance: "hijack"},
 		Redis: v1alpha1.RedisSpec{Mode: v1alpha1.RedisModeSentinel, Addresses: []string{"s1:26379", "s2:26379"}, MasterName: "m",
-			Username: "u", PasswordSecretRef: &v1alpha1.SecretKeyRef{Name: "redis", Key: "pw"}, TLS: true},
-		Auth: v1alpha1.AuthSpec{PublicKeySecretRef: &v1alpha1.SecretKeyRef{Name: "jwt", Key: "pub.pem"}, JWKSURL: "https://a/jwks",
-			CookieName: "tok", Issuer: "iss", Audience: "aud", AllowedOrigins: []string{"https://a", "https://b"}},
+			Username: "u", PasswordSecretRef: &v1alpha1.SecretKeyRef{Name: "redis", Key: "pw"}, TLS: true,
+			BusKeySecretRef: &v1alpha1.SecretKeyRef{Name: "bus", Key: "bus.key"}},
+		Auth: v1alpha1.AuthSpec{PublicKeySecretRef: &v1alpha1.SecretKeyRef{Name: "jwt", Key: "pub.pem"}, JWKSURL: "https://a/jwks", JWKSRefresh: d("5m"),
+			CookieName: "tok", Issuer: "iss", Audience: "aud", AllowedOrigins: []string{"https://a", "https://b"}, RequireRoomGrant: true,
+			TokenRefreshLead: d("2m"), TokenExpiryGrace: d("5s"), Revocation: true},
 		RoomService:     &v1alpha1.ServiceEndpoint{URL: "http://rooms", Timeout: d("2s")},
-		ChatService:     &v1alpha1.ServiceEndpoint{URL: "http://chat", Timeout: d("5s")},
-		MediaService:    &v1alpha1.MediaServiceSpec{URL: "http://sfu/", CreateTimeout: d("4s"), CallTimeout: d("3s")},
+		ChatService:     &v1alpha1.ServiceEndpoint{URL: "http://chat", Timeout: d("6s")},
+		MediaService:    &v1alpha1.MediaServiceSpec{URL: "http://sfu/", CreateTimeout: d("4s"), CallTimeout: d("2500ms")},
 		DefaultRoomMode: v1alpha1.RoomModeSFU, MaxRoomSize: ptr.To[int32](50),
 		ReconnectWindow: d("30s"), PresenceTTL: d("20s"),
-		Drain:                     v1alpha1.DrainSpec{Timeout: d("1m"), ReconnectJitter: d("5s")},
+		Drain:                     v1alpha1.DrainSpec{Timeout: d("1m"), ReconnectJitter: d("7s")},
 		Rollout:                   v1alpha1.RolloutSpec{MaxSurge: ptr.To(intstr.FromString("25%")), MinReadySeconds: ptr.To[int32](9)},
 		Service:                   v1alpha1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Port: 443, Annotations: map[string]string{"lb": "nlb"}},
 		TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: corev1.ScheduleAnyway}},
+		ImagePullSecrets:          []corev1.LocalObjectReference{{Name: "registry"}},
+		PriorityClassName:         "realtime",
+		Env:                       []corev1.EnvVar{{Name: "GODEBUG", Value: "madvdontneed=1"}},
+		Heartbeat:                 v1alpha1.HeartbeatSpec{PingInterval: d("15s"), PingTimeout: d("10s")},
+		Limits: v1alpha1.LimitsSpec{MaxEventBytes: ptr.To[int32](32768), MaxPayloadBytes: ptr.To[int32](500000),
+			MaxChatLength: ptr.To[int32](2000), EventRate: ptr.To[v1alpha1.Decimal]("50.5"), EventBurst: ptr.To[int32](100),
+			SendQueue: ptr.To[int32](512), SendQueueBytes: ptr.To[int32](1 << 20), JoinHistoryBytes: ptr.To[int32](32768),
+			JoinRate: ptr.To[v1alpha1.Decimal]("1.5"), JoinBurst: ptr.To[int32](4),
+			RelayRate: ptr.To[v1alpha1.Decimal]("30"), RelayBurst: ptr.To[int32](60),
+			RelayTargetRate: ptr.To[v1alpha1.Decimal]("10"), RelayTargetBurst: ptr.To[int32](25),
+			ConnectTimeout: d("5s"), MaxConnections: ptr.To[int32](20000), MaxConnectionsPerUser: ptr.To[int32](8),
+			MaxConnectionsPerIP: ptr.To[int32](100), TrustedProxies: []string{"10.0.0.0/8", "192.168.1.1"}},
+		Chat: v1alpha1.ChatSpec{History: ptr.To[int32](20), HistoryRooms: ptr.To[int32](500), HistoryTTL: d("12h"), Rate: ptr.To[v1alpha1.Decimal]("0.5"),
+			Burst: ptr.To[int32](5), BufferRoom: ptr.To[int32](2000), BufferTotal: ptr.To[int32](20000),
+			BatchSize: ptr.To[int32](100), FlushInterval: d("250ms"), ClaimIdle: d("1m")},
+		MemoryLimitRatio: ptr.To[v1alpha1.Decimal]("0.8"),
 	}
+	sc.Spec.MediaService.Breaker = v1alpha1.MediaBreakerSpec{Threshold: ptr.To[int32](7), ProbeInterval: d("3s"),
+		P2PFallbackMaxParticipants: ptr.To[int32](0)}
+	sc.Spec.Drain.MaxReconnectShare = ptr.To[v1alpha1.Decimal]("0.25")
 	return sc
 }
 
@@ -74,21 +95,38 @@ func TestDesiredConfigDataIsTheSignalingContract(t *testing.T) {
 		want map[string]string
 	}{
 		{"minimal", minimalCluster(), map[string]string{
-			"SIGNALING_LISTEN": ":8080", "SIGNALING_REDIS_MODE": "standalone", "SIGNALING_REDIS_ADDRS": "redis:6379",
+			"SIGNALING_LISTEN": ":8080", "SIGNALING_METRICS_LISTEN": ":9090", "SIGNALING_REDIS_MODE": "standalone", "SIGNALING_REDIS_ADDRS": "redis:6379",
 			"SIGNALING_REDIS_TLS": "false", "SIGNALING_DRAIN_TIMEOUT": "30s", "SIGNALING_JWT_PUBLIC_KEY": "/etc/switchboard/jwt/pub.pem",
 		}},
 		{"full", fullCluster(), map[string]string{
-			"SIGNALING_LISTEN": ":8080", "SIGNALING_REDIS_MODE": "sentinel", "SIGNALING_REDIS_ADDRS": "s1:26379,s2:26379",
+			"SIGNALING_LISTEN": ":8080", "SIGNALING_METRICS_LISTEN": ":9090", "SIGNALING_REDIS_MODE": "sentinel", "SIGNALING_REDIS_ADDRS": "s1:26379,s2:26379",
 			"SIGNALING_REDIS_MASTER_NAME": "m", "SIGNALING_REDIS_USERNAME": "u", "SIGNALING_REDIS_TLS": "true",
-			"SIGNALING_JWT_PUBLIC_KEY": "/etc/switchboard/jwt/pub.pem", "SIGNALING_JWKS_URL": "https://a/jwks",
-			"SIGNALING_JWT_COOKIE": "tok", "SIGNALING_JWT_ISSUER": "iss", "SIGNALING_JWT_AUDIENCE": "aud",
+			"SIGNALING_JWT_PUBLIC_KEY": "/etc/switchboard/jwt/pub.pem", "SIGNALING_JWKS_URL": "https://a/jwks", "SIGNALING_JWKS_REFRESH": "5m0s",
+			"SIGNALING_BUS_KEY_FILE": "/etc/switchboard/bus/bus.key",
+			"SIGNALING_JWT_COOKIE":   "tok", "SIGNALING_JWT_ISSUER": "iss", "SIGNALING_JWT_AUDIENCE": "aud",
 			"SIGNALING_ALLOWED_ORIGINS":  "https://a,https://b",
 			"SIGNALING_ROOM_SERVICE_URL": "http://rooms", "SIGNALING_ROOM_SERVICE_TIMEOUT": "2s",
-			"SIGNALING_CHAT_SERVICE_URL": "http://chat", "SIGNALING_CHAT_SERVICE_TIMEOUT": "5s",
-			"SIGNALING_MEDIA_SERVICE_URL": "http://sfu/", "SIGNALING_MEDIA_CREATE_TIMEOUT": "4s", "SIGNALING_MEDIA_CALL_TIMEOUT": "3s",
+			"SIGNALING_CHAT_SERVICE_URL": "http://chat", "SIGNALING_CHAT_SERVICE_TIMEOUT": "6s",
+			"SIGNALING_MEDIA_SERVICE_URL": "http://sfu/", "SIGNALING_MEDIA_CREATE_TIMEOUT": "4s", "SIGNALING_MEDIA_CALL_TIMEOUT": "2.5s",
 			"SIGNALING_DEFAULT_ROOM_MODE": "sfu", "SIGNALING_MAX_ROOM_SIZE": "50", "SIGNALING_RECONNECT_WINDOW": "30s",
-			"SIGNALING_PRESENCE_TTL": "20s", "SIGNALING_DRAIN_TIMEOUT": "1m0s", "SIGNALING_DRAIN_RECONNECT_JITTER": "5s",
+			"SIGNALING_PRESENCE_TTL": "20s", "SIGNALING_DRAIN_TIMEOUT": "1m0s", "SIGNALING_DRAIN_RECONNECT_JITTER": "7s",
 			"SIGNALING_LOG_LEVEL": "debug", "SIGNALING_DEMO": "true",
+			"SIGNALING_PING_INTERVAL": "15s", "SIGNALING_PING_TIMEOUT": "10s",
+			"SIGNALING_MAX_EVENT_BYTES": "32768", "SIGNALING_MAX_PAYLOAD": "500000", "SIGNALING_MAX_CHAT_LENGTH": "2000",
+			"SIGNALING_EVENT_RATE": "50.5", "SIGNALING_EVENT_BURST": "100", "SIGNALING_SEND_QUEUE": "512",
+			"SIGNALING_CHAT_HISTORY": "20", "SIGNALING_CHAT_HISTORY_TTL": "12h0m0s", "SIGNALING_CHAT_RATE": "0.5",
+			"SIGNALING_CHAT_BURST": "5", "SIGNALING_CHAT_BUFFER_ROOM": "2000", "SIGNALING_CHAT_BUFFER_TOTAL": "20000",
+			"SIGNALING_CHAT_BATCH_SIZE": "100", "SIGNALING_CHAT_FLUSH_INTERVAL": "250ms", "SIGNALING_CHAT_CLAIM_IDLE": "1m0s",
+			"SIGNALING_MEDIA_BREAKER_THRESHOLD": "7", "SIGNALING_MEDIA_HEALTH_INTERVAL": "3s",
+			"SIGNALING_P2P_FALLBACK_MAX_PARTICIPANTS": "0", "SIGNALING_DRAIN_MAX_RECONNECT_SHARE": "0.25",
+			"SIGNALING_MEMORY_LIMIT_RATIO": "0.8",
+			"SIGNALING_SEND_QUEUE_BYTES":   "1048576", "SIGNALING_JOIN_HISTORY_BYTES": "32768",
+			"SIGNALING_JOIN_RATE": "1.5", "SIGNALING_JOIN_BURST": "4", "SIGNALING_RELAY_RATE": "30", "SIGNALING_RELAY_BURST": "60",
+			"SIGNALING_RELAY_TARGET_RATE": "10", "SIGNALING_RELAY_TARGET_BURST": "25", "SIGNALING_CONNECT_TIMEOUT": "5s",
+			"SIGNALING_MAX_CONNECTIONS": "20000", "SIGNALING_MAX_CONNECTIONS_PER_USER": "8", "SIGNALING_MAX_CONNECTIONS_PER_IP": "100",
+			"SIGNALING_TRUSTED_PROXIES": "10.0.0.0/8,192.168.1.1", "SIGNALING_REQUIRE_ROOM_GRANT": "true",
+			"SIGNALING_TOKEN_REFRESH_LEAD": "2m0s", "SIGNALING_TOKEN_EXPIRY_GRACE": "5s", "SIGNALING_REVOCATION": "true",
+			"SIGNALING_CHAT_HISTORY_ROOMS": "500",
 		}},
 	}
 	for _, tc := range cases {
@@ -117,6 +155,8 @@ func TestDesiredDeployment(t *testing.T) {
 			"liveness /healthz":           c.LivenessProbe.HTTPGet.Path == "/healthz",
 			"readiness /readyz":           c.ReadinessProbe.HTTPGet.Path == "/readyz",
 			"port 8080":                   c.Ports[0].ContainerPort == 8080,
+			"metrics port 9090, named":    len(c.Ports) == 2 && c.Ports[1].ContainerPort == 9090 && c.Ports[1].Name == "metrics",
+			"scrape annotations":          d.Spec.Template.Annotations["prometheus.io/scrape"] == "true" && d.Spec.Template.Annotations["prometheus.io/port"] == "9090" && d.Spec.Template.Annotations["prometheus.io/path"] == "/metrics",
 			"config hash annotation":      d.Spec.Template.Annotations[AnnotationConfigHash] == "h1",
 			"template hash annotation":    d.Spec.Template.Annotations[AnnotationTemplateHash] != "",
 			"no password env without ref": len(c.Env) == 1 && c.Env[0].Name == "SIGNALING_NODE_ID",
@@ -175,6 +215,57 @@ func TestDesiredDeployment(t *testing.T) {
 			t.Error("removing nodeSelector kept the template hash")
 		}
 	})
+}
+
+// The Service may be a public load balancer: it carries the client port only, and the
+// metrics port is reachable on the pods (for the scrape annotations) and nowhere else.
+func TestMetricsPortStaysOffTheService(t *testing.T) {
+	for _, sc := range []*v1alpha1.SignalingCluster{minimalCluster(), fullCluster()} {
+		svc := desiredService(sc)
+		if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].TargetPort != intstr.FromString(signalingPortName) {
+			t.Errorf("service ports %+v, want only the client port", svc.Spec.Ports)
+		}
+	}
+	// spec.podAnnotations can turn scraping off.
+	sc := fullCluster()
+	sc.Spec.PodAnnotations = map[string]string{"prometheus.io/scrape": "false"}
+	if got := desiredDeployment(sc, Options{}, "h").Spec.Template.Annotations["prometheus.io/scrape"]; got != "false" {
+		t.Errorf("prometheus.io/scrape = %q, want the spec's false", got)
+	}
+}
+
+// The bus key is a file from a Secret volume: the kubelet reads the Secret, the operator
+// never does (no secretRefs entry, so it is neither loaded nor hashed).
+func TestBusKeyIsMountedFromItsSecret(t *testing.T) {
+	sc := fullCluster()
+	ps := desiredDeployment(sc, Options{}, "h").Spec.Template.Spec
+	var vol *corev1.Volume
+	for i := range ps.Volumes {
+		if ps.Volumes[i].Name == "bus-key" {
+			vol = &ps.Volumes[i]
+		}
+	}
+	if vol == nil || vol.Secret == nil || vol.Secret.SecretName != "bus" || len(vol.Secret.Items) != 1 || vol.Secret.Items[0].Key != "bus.key" {
+		t.Fatalf("bus key volume = %+v in %+v", vol, ps.Volumes)
+	}
+	mounted := false
+	for _, m := range ps.Containers[0].VolumeMounts {
+		mounted = mounted || m.Name == "bus-key" && m.MountPath == "/etc/switchboard/bus" && m.ReadOnly
+	}
+	if !mounted {
+		t.Errorf("bus key not mounted read-only at /etc/switchboard/bus: %+v", ps.Containers[0].VolumeMounts)
+	}
+	if got := desiredConfigData(sc)["SIGNALING_BUS_KEY_FILE"]; got != "/etc/switchboard/bus/bus.key" {
+		t.Errorf("SIGNALING_BUS_KEY_FILE = %q", got)
+	}
+	for _, r := range secretRefs(sc) {
+		if r.Name == "bus" {
+			t.Errorf("the operator would read the bus key Secret: %+v", r)
+		}
+	}
+	if _, ok := desiredConfigData(minimalCluster())["SIGNALING_BUS_KEY_FILE"]; ok {
+		t.Error("bus key rendered without busKeySecretRef")
+	}
 }
 
 func TestConfigHashCoversSecretsAndConfig(t *testing.T) {
@@ -278,8 +369,7 @@ func TestOptionalObjects(t *testing.T) {
 		t.Errorf("HPA %+v", h.Spec)
 	}
 	rd := desiredRedisDeployment(sc, Options{RedisImage: "redis:x"}, "h")
-	args := rd.Spec.Template.Spec.Containers[0].Args
-	if rd.Spec.Template.Spec.Containers[0].Image != "redis:x" || args[len(args)-1] != "$(REDIS_PASSWORD)" ||
+	if rd.Spec.Template.Spec.Containers[0].Image != "redis:x" ||
 		rd.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
 		t.Errorf("managed redis %+v", rd.Spec)
 	}

@@ -87,20 +87,38 @@ func TestRenderedEnvironmentParsesWithTheNodesConfig(t *testing.T) {
 	}
 
 	s := func(v string) time.Duration { d, _ := time.ParseDuration(v); return d }
-	want := got // start from what the node fills in itself (defaults), then pin the spec's fields
-	want.Listen, want.NodeID = ":8080", "field:metadata.name"
+	// Start from the node's defaults and pin every field the spec sets: a rendered setting that
+	// is not pinned here, or a pinned one that does not arrive, fails the comparison.
+	want := config.Defaults()
+	want.Listen, want.MetricsListen, want.NodeID = ":8080", ":9090", "field:metadata.name"
 	want.LogLevel = "debug"
 	want.JWTPublicKey = "/etc/switchboard/jwt/pub.pem"
 	want.JWKSURL, want.JWTCookie, want.JWTIssuer, want.JWTAudience = "https://a/jwks", "tok", "iss", "aud"
+	want.JWKSRefresh = s("5m")
+	want.BusKeyFile = "/etc/switchboard/bus/bus.key"
 	want.AllowedOrigins = []string{"https://a", "https://b"}
 	want.RedisMode, want.RedisAddrs, want.RedisMasterName = "sentinel", []string{"s1:26379", "s2:26379"}, "m"
 	want.RedisUsername, want.RedisPassword, want.RedisTLS = "u", "secret:redis/pw", true
 	want.RoomServiceURL, want.RoomServiceTimeout = "http://rooms", s("2s")
-	want.ChatServiceURL, want.ChatServiceTimeout = "http://chat", s("5s")
-	want.MediaServiceURL, want.MediaCreateTimeout, want.MediaCallTimeout = "http://sfu/", s("4s"), s("3s")
+	want.ChatServiceURL, want.ChatServiceTimeout = "http://chat", s("6s")
+	want.MediaServiceURL, want.MediaCreateTimeout, want.MediaCallTimeout = "http://sfu/", s("4s"), s("2500ms")
 	want.DefaultRoomMode, want.MaxRoomSize = "sfu", 50
 	want.ReconnectWindow, want.PresenceTTL = s("30s"), s("20s")
-	want.DrainTimeout, want.DrainReconnectJitter = s("1m"), s("5s")
+	want.DrainTimeout, want.DrainReconnectJitter, want.DrainMaxReconnectShare = s("1m"), s("7s"), 0.25
+	want.PingInterval, want.PingTimeout = s("15s"), s("10s")
+	want.MaxEventBytes, want.MaxPayload, want.MaxChatLength = 32768, 500000, 2000
+	want.EventRate, want.EventBurst, want.SendQueue = 50.5, 100, 512
+	want.ChatHistory, want.ChatHistoryTTL, want.ChatRate, want.ChatBurst = 20, s("12h"), 0.5, 5
+	want.ChatBufferRoom, want.ChatBufferTotal, want.ChatBatchSize = 2000, 20000, 100
+	want.ChatFlushInterval, want.ChatClaimIdle = s("250ms"), s("1m")
+	want.MediaBreakerThreshold, want.MediaHealthInterval, want.P2PFallbackMaxParticipants = 7, s("3s"), 0
+	want.MemoryLimitRatio = 0.8
+	want.SendQueueBytes, want.JoinHistoryBytes, want.JoinRate, want.JoinBurst = 1<<20, 32768, 1.5, 4
+	want.RelayRate, want.RelayBurst, want.RelayTargetRate, want.RelayTargetBurst = 30, 60, 10, 25
+	want.ConnectTimeout, want.MaxConnections, want.MaxConnectionsPerUser, want.MaxConnectionsPerIP = s("5s"), 20000, 8, 100
+	want.TrustedProxies, want.RequireRoomGrant, want.ChatHistoryRooms = []string{"10.0.0.0/8", "192.168.1.1"}, true, 500
+	want.TokenRefreshLead, want.TokenExpiryGrace, want.Revocation = s("2m"), s("5s"), true
+	want.Demo = true
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("node config from the rendered env:\n got %+v\nwant %+v", got, want)
 	}

@@ -75,9 +75,15 @@ func newMediaServer(t testing.TB) *mediaServer {
 	return m
 }
 
+// createSecret creates a Secret opted in to the operator (labelled signaling.switchboard.dev/use=true).
 func createSecret(t testing.TB, ns, name string, data map[string]string) {
 	t.Helper()
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data}
+	createSecretLabelled(t, ns, name, data, map[string]string{v1alpha1.LabelSecretUse: v1alpha1.LabelSecretUseValue})
+}
+
+func createSecretLabelled(t testing.TB, ns, name string, data, labels map[string]string) {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}, StringData: data}
 	if err := testClient.Create(context.Background(), s); err != nil {
 		t.Fatalf("secret: %v", err)
 	}
@@ -229,6 +235,9 @@ func TestCreateBuildsWiredObjectsWithOwnerReferences(t *testing.T) {
 		c.Ports[0].ContainerPort != 8080 || c.EnvFrom[0].ConfigMapRef.Name != "sig" {
 		t.Errorf("container %+v", c)
 	}
+	if len(c.Ports) != 2 || c.Ports[1].Name != "metrics" || c.Ports[1].ContainerPort != 9090 || dep.Spec.Template.Annotations["prometheus.io/port"] != "9090" {
+		t.Errorf("metrics: container ports %+v, pod annotations %v; want port metrics 9090 and prometheus.io/port 9090", c.Ports, dep.Spec.Template.Annotations)
+	}
 	env := map[string]corev1.EnvVar{}
 	for _, e := range c.Env {
 		env[e.Name] = e
@@ -245,7 +254,7 @@ func TestCreateBuildsWiredObjectsWithOwnerReferences(t *testing.T) {
 	if dep.Spec.Template.Annotations[AnnotationConfigHash] == "" {
 		t.Error("no config hash on the pod template")
 	}
-	if svc.Spec.Ports[0].Port != 80 || svc.Spec.Ports[0].TargetPort != intstr.FromString("http") || svc.Spec.Selector[labelInstance] != "sig" {
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 80 || svc.Spec.Ports[0].TargetPort != intstr.FromString("http") || svc.Spec.Selector[labelInstance] != "sig" {
 		t.Errorf("service %+v", svc.Spec)
 	}
 	if pdb.Spec.MaxUnavailable.IntValue() != 1 {

@@ -118,9 +118,10 @@ type monitorTarget struct {
 	announced  bool
 }
 
-// NewMonitor returns a Monitor with the production probers.
-func NewMonitor() *Monitor {
-	return &Monitor{Prober: NewHTTPMediaProber(), Dial: DialGoRedis, Now: time.Now}
+// NewMonitor returns a Monitor with the production probers; the media probe dials only what
+// policy allows.
+func NewMonitor(policy ProbeAddressPolicy) *Monitor {
+	return &Monitor{Prober: NewHTTPMediaProber(policy), Dial: DialGoRedis, Now: time.Now}
 }
 
 func (m *Monitor) init() {
@@ -311,7 +312,11 @@ func (m *Monitor) tick(ctx context.Context, t *monitorTarget, conn RedisConn, in
 		err := conn.Ping(pctx)
 		cancel()
 		if err != nil {
-			next.Redis = &RedisCheck{Reason: classifyRedisError(err), Message: "PING: " + err.Error()}
+			reason := classifyRedisError(err)
+			if prev := next.Redis; prev == nil || prev.Reason != reason {
+				log.Info("Redis PING failed", "signalingcluster", t.key.String(), "reason", reason, "detail", err.Error())
+			}
+			next.Redis = &RedisCheck{Reason: reason, Message: redisFailureMessage(reason)}
 			next.DrainingKnown = false
 		} else {
 			next.Redis = &RedisCheck{OK: true, Reason: v1alpha1.ReasonRedisPingSucceeded, Message: "PING answered with the configured credentials"}
@@ -339,6 +344,7 @@ func (m *Monitor) tick(ctx context.Context, t *monitorTarget, conn RedisConn, in
 		if ctx.Err() != nil {
 			return
 		}
+		logProbeFailure(log, err, mh.ConsecutiveFailures)
 		now := m.Now()
 		*mh, transitioned = stepMediaHealth(*mh, err, now, *mc)
 		if mh.Verdict != nil && conn != nil {

@@ -72,11 +72,13 @@ type RedisDialer func(RedisConfig) RedisConn
 // httpMediaProber probes with a plain GET.
 type httpMediaProber struct{ client *http.Client }
 
-// NewHTTPMediaProber returns the production MediaProber.
-func NewHTTPMediaProber() MediaProber {
+// NewHTTPMediaProber returns the production MediaProber. It connects directly (no proxy from
+// the environment) and only to addresses the policy allows (probeguard.go).
+func NewHTTPMediaProber(policy ProbeAddressPolicy) MediaProber {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, Control: policy.dialControl}
 	return &httpMediaProber{client: &http.Client{
 		// Each probe opens a fresh connection: a dead SFU must not hide behind a pooled socket.
-		Transport: &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment},
+		Transport: &http.Transport{DisableKeepAlives: true, DialContext: dialer.DialContext},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
@@ -86,19 +88,11 @@ func NewHTTPMediaProber() MediaProber {
 func (p *httpMediaProber) Probe(ctx context.Context, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return &ProbeError{Message: fmt.Sprintf("GET %s: invalid request", url), Err: err}
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return fmt.Errorf("GET %s: timeout", url)
-		}
-		var oe *net.OpError
-		if errors.As(err, &oe) {
-			return fmt.Errorf("GET %s: %s", url, oe.Err)
-		}
-		return err
+		return classifyProbeError(url, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -76,7 +76,9 @@ func TestManagedRedisReadyFollowsThePathTheNodesUse(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
 	createSecret(t, ns, "jwt", map[string]string{"public.pem": testPEM})
-	redisAddr := startRedis(t, "")
+	// "inside" brings its own password (copied into the managed Redis' Secret).
+	createSecret(t, ns, "inside-pw", map[string]string{"password": "pw"})
+	redisAddr := startRedis(t, "pw")
 	// "outside" runs as an operator outside the cluster network would: its PING through the
 	// Service name fails. "inside" reaches its Service name.
 	startManager(t, ns, testOptions, serviceDNS(map[string]string{
@@ -87,6 +89,9 @@ func TestManagedRedisReadyFollowsThePathTheNodesUse(t *testing.T) {
 	for _, name := range []string{"outside", "inside"} {
 		sc := newCluster(ns, name, "", "")
 		sc.Spec.Redis = v1alpha1.RedisSpec{Managed: true}
+		if name == "inside" {
+			sc.Spec.Redis.PasswordSecretRef = &v1alpha1.SecretKeyRef{Name: "inside-pw", Key: "password"}
+		}
 		if err := testClient.Create(ctx, sc); err != nil {
 			t.Fatal(err)
 		}

@@ -21,12 +21,12 @@ package controllers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -55,10 +55,14 @@ const FieldManager = "switchboard-operator"
 // SignalingClusterReconciler reconciles a SignalingCluster.
 type SignalingClusterReconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder recorder.EventRecorder
-	Monitor  *Monitor
-	Options  Options
+	// APIReader reads past the cache; it only ever fetches Secret metadata (secrets.go).
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  recorder.EventRecorder
+	Monitor   *Monitor
+	Options   Options
+	// Metrics are the per-cluster gauges (nil: not recorded).
+	Metrics *ClusterMetrics
 	// Now is the clock of status timestamps.
 	Now func() time.Time
 }
@@ -69,8 +73,13 @@ type scope struct {
 	key            types.NamespacedName
 	secretValues   map[string][]byte
 	missingSecrets []string
-	redisPassword  string
-	passwordOK     bool
+	// unlabelledSecrets are referenced "secret/key"s whose Secret lacks the opt-in label.
+	unlabelledSecrets  []string
+	passwordUnlabelled bool
+	// imageRefused says why spec.image was refused (imagepolicy.go); empty when allowed.
+	imageRefused  string
+	redisPassword string
+	passwordOK    bool
 
 	deployment      *appsv1.Deployment
 	redisDeployment *appsv1.Deployment
@@ -81,10 +90,14 @@ type scope struct {
 // +kubebuilder:rbac:groups=signaling.switchboard.dev,resources=signalingclusters/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// Secrets: the cache holds only those labelled signaling.switchboard.dev/use=true (secrets.go).
+// It creates and patches only the managed Redis' own Secret (redis_managed.go).
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
 
 // Reconcile applies the owned objects and writes the status once, at the end.
 func (r *SignalingClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
@@ -93,6 +106,7 @@ func (r *SignalingClusterReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if err := r.Get(ctx, req.NamespacedName, sc); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Monitor.Forget(req.NamespacedName)
+			r.Metrics.Forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -123,12 +137,14 @@ func (r *SignalingClusterReconciler) Reconcile(ctx context.Context, req ctrl.Req
 
 	var errs []error
 	for _, step := range []func(context.Context, *scope) error{
+		r.checkImagePolicy,
 		r.reconcileManagedRedis,
 		r.reconcileConfigMap,
 		r.reconcileDeployment,
 		r.reconcileService,
 		r.reconcilePodDisruptionBudget,
 		r.reconcileHPA,
+		r.reconcileNetworkPolicies,
 	} {
 		if err := step(ctx, s); err != nil {
 			errs = append(errs, err)
@@ -144,15 +160,25 @@ func (r *SignalingClusterReconciler) loadSecrets(ctx context.Context, s *scope) 
 	s.passwordOK = true
 	for _, ref := range secretRefs(s.sc) {
 		id := ref.Name + "/" + ref.Key
-		secret := &corev1.Secret{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: s.sc.Namespace, Name: ref.Name}, secret)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("reading Secret %s: %w", ref.Name, err)
+		secret, access, err := r.readSecret(ctx, s.sc.Namespace, ref.Name)
+		if err != nil {
+			return err
 		}
-		v, ok := secret.Data[ref.Key]
-		if err != nil || !ok {
+		isPassword := ref == s.sc.Spec.Redis.PasswordSecretRef
+		if access == secretNotLabelled {
+			s.unlabelledSecrets = append(s.unlabelledSecrets, id)
+			s.passwordOK = s.passwordOK && !isPassword
+			s.passwordUnlabelled = s.passwordUnlabelled || isPassword
+			continue
+		}
+		var v []byte
+		ok := false
+		if secret != nil {
+			v, ok = secret.Data[ref.Key]
+		}
+		if !ok {
 			s.missingSecrets = append(s.missingSecrets, id)
-			if ref == s.sc.Spec.Redis.PasswordSecretRef {
+			if isPassword {
 				s.passwordOK = false
 			}
 			continue
@@ -162,7 +188,7 @@ func (r *SignalingClusterReconciler) loadSecrets(ctx context.Context, s *scope) 
 			s.redisPassword = string(v)
 		}
 	}
-	return nil
+	return r.ensureManagedRedisAuth(ctx, s)
 }
 
 // monitorConfig is the health monitor's configuration for the scope's cluster.
@@ -216,6 +242,9 @@ func (r *SignalingClusterReconciler) reconcileConfigMap(ctx context.Context, s *
 }
 
 func (r *SignalingClusterReconciler) reconcileDeployment(ctx context.Context, s *scope) error {
+	if s.imageRefused != "" {
+		return nil
+	}
 	cfgHash := configHash(desiredConfigData(s.sc), s.secretValues)
 	desired := desiredDeployment(s.sc, r.Options, cfgHash)
 	var createReplicas *int32
@@ -273,13 +302,15 @@ func (r *SignalingClusterReconciler) reconcileHPA(ctx context.Context, s *scope)
 func (r *SignalingClusterReconciler) reconcileManagedRedis(ctx context.Context, s *scope) error {
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: redisName(s.sc), Namespace: s.sc.Namespace}}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: redisName(s.sc), Namespace: s.sc.Namespace}}
+	auth := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: redisAuthName(s.sc), Namespace: s.sc.Namespace}}
 	if !s.sc.Spec.Redis.Managed {
-		return errors.Join(r.deleteOwned(ctx, s, dep), r.deleteOwned(ctx, s, svc))
+		return errors.Join(r.deleteOwned(ctx, s, dep), r.deleteOwned(ctx, s, svc), r.deleteOwned(ctx, s, auth),
+			r.reconcileRedisDataClaim(ctx, s))
 	}
-	var pw map[string][]byte
-	if ref := s.sc.Spec.Redis.PasswordSecretRef; ref != nil {
-		pw = map[string][]byte{ref.Name + "/" + ref.Key: s.secretValues[ref.Name+"/"+ref.Key]}
+	if err := r.reconcileRedisDataClaim(ctx, s); err != nil {
+		return err
 	}
+	pw := map[string][]byte{redisAuthName(s.sc): []byte(s.redisPassword)}
 	desiredDep := desiredRedisDeployment(s.sc, r.Options, configHash(nil, pw))
 	if err := r.apply(ctx, s, dep, func() { mutateDeployment(dep, desiredDep, nil) }); err != nil {
 		return err
@@ -320,14 +351,18 @@ func (r *SignalingClusterReconciler) requestsForSecret(ctx context.Context, obj 
 type SetupConfig struct {
 	Options                 Options
 	MaxConcurrentReconciles int
-	// Monitor defaults to NewMonitor().
+	// Monitor defaults to NewMonitor(ProbePolicy).
 	Monitor *Monitor
+	// ProbePolicy restricts the addresses the media health probe dials.
+	ProbePolicy ProbeAddressPolicy
+	// Metrics are the per-cluster gauges; nil records none.
+	Metrics *ClusterMetrics
 }
 
 // SetupWithManager registers the health monitor, the field index and the controller.
 func SetupWithManager(mgr ctrl.Manager, cfg SetupConfig) (*SignalingClusterReconciler, error) {
 	if cfg.Monitor == nil {
-		cfg.Monitor = NewMonitor()
+		cfg.Monitor = NewMonitor(cfg.ProbePolicy)
 	}
 	if cfg.MaxConcurrentReconciles <= 0 {
 		cfg.MaxConcurrentReconciles = 4
@@ -339,18 +374,24 @@ func SetupWithManager(mgr ctrl.Manager, cfg SetupConfig) (*SignalingClusterRecon
 		return nil, err
 	}
 	r := &SignalingClusterReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("signalingcluster-controller"),
-		Monitor:  cfg.Monitor,
-		Options:  cfg.Options,
-		Now:      time.Now,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("signalingcluster-controller"),
+		Monitor:   cfg.Monitor,
+		Options:   cfg.Options,
+		Metrics:   cfg.Metrics,
+		Now:       time.Now,
 	}
 	err := ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.SignalingCluster{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Annotations: the managed Redis' rotate-redis-password request.
+		For(&v1alpha1.SignalingCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&networkingv1.NetworkPolicy{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.requestsForSecret)).

@@ -46,6 +46,12 @@ type statusInputs struct {
 	MissingSecrets []string
 	// PasswordMissing is set when the Redis password reference is among MissingSecrets.
 	PasswordMissing bool
+	// UnlabelledSecrets lists "secret/key" references whose Secret lacks the opt-in label.
+	UnlabelledSecrets []string
+	// ImageRefused says why spec.image was refused; empty when it was not.
+	ImageRefused string
+	// PasswordUnlabelled is set when the Redis password reference is among UnlabelledSecrets.
+	PasswordUnlabelled bool
 	// ReconcileErr is the error of applying the owned objects.
 	ReconcileErr error
 	// Now is the time of this computation.
@@ -63,6 +69,7 @@ func computeStatus(sc *v1alpha1.SignalingCluster, in statusInputs) v1alpha1.Sign
 	} else {
 		st.Replicas, st.ReadyReplicas, st.UpdatedReplicas = 0, 0, 0
 	}
+	st.Selector = signalingPodSelector(sc)
 	if in.Snapshot != nil && in.Snapshot.DrainingKnown {
 		st.DrainingReplicas = in.Snapshot.Draining
 	}
@@ -71,6 +78,7 @@ func computeStatus(sc *v1alpha1.SignalingCluster, in statusInputs) v1alpha1.Sign
 	setRedisReadyCondition(&st, sc, in)
 	setMediaServiceCondition(&st, sc, in)
 	setDegradedCondition(&st, sc, in)
+	setReadyConditions(&st, sc, in)
 	return st
 }
 
@@ -140,6 +148,10 @@ func setProgressingCondition(st *v1alpha1.SignalingClusterStatus, sc *v1alpha1.S
 
 func setRedisReadyCondition(st *v1alpha1.SignalingClusterStatus, sc *v1alpha1.SignalingCluster, in statusInputs) {
 	switch {
+	case in.PasswordUnlabelled:
+		setCondition(st, sc, in.Now, v1alpha1.ConditionRedisReady, metav1.ConditionFalse, v1alpha1.ReasonSecretNotLabelled,
+			fmt.Sprintf("Redis password Secret %s is not labelled %s=%s, so the operator does not read it",
+				sc.Spec.Redis.PasswordSecretRef.Name, v1alpha1.LabelSecretUse, v1alpha1.LabelSecretUseValue))
 	case in.PasswordMissing:
 		setCondition(st, sc, in.Now, v1alpha1.ConditionRedisReady, metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound,
 			fmt.Sprintf("Redis password Secret %s/%s not found", sc.Spec.Redis.PasswordSecretRef.Name, sc.Spec.Redis.PasswordSecretRef.Key))
@@ -230,10 +242,17 @@ func setDegradedCondition(st *v1alpha1.SignalingClusterStatus, sc *v1alpha1.Sign
 	if len(in.MissingSecrets) > 0 {
 		add(v1alpha1.ReasonSecretNotFound, "missing Secret keys: "+strings.Join(in.MissingSecrets, ", "))
 	}
+	if in.ImageRefused != "" {
+		add(v1alpha1.ReasonImageNotAllowed, in.ImageRefused)
+	}
+	if len(in.UnlabelledSecrets) > 0 {
+		add(v1alpha1.ReasonSecretNotLabelled, fmt.Sprintf("Secrets not labelled %s=%s (not read by the operator): %s",
+			v1alpha1.LabelSecretUse, v1alpha1.LabelSecretUseValue, strings.Join(in.UnlabelledSecrets, ", ")))
+	}
 	// A managed Redis counts once signaling pods exist: until then nothing needs to reach it.
 	podsExist := in.Deployment != nil && in.Deployment.Status.Replicas > 0
 	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionRedisReady); c != nil && c.Status == metav1.ConditionFalse &&
-		!in.PasswordMissing && (!sc.Spec.Redis.Managed || podsExist) {
+		!in.PasswordMissing && !in.PasswordUnlabelled && (!sc.Spec.Redis.Managed || podsExist) {
 		add("Redis"+c.Reason, "Redis: "+c.Message)
 	}
 	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionMediaServiceHealthy); c != nil && c.Status == metav1.ConditionFalse {
@@ -253,12 +272,15 @@ func setDegradedCondition(st *v1alpha1.SignalingClusterStatus, sc *v1alpha1.Sign
 // for RedisReady and MediaServiceHealthy transitions.
 func (r *SignalingClusterReconciler) updateStatus(ctx context.Context, s *scope, reconcileErr error) error {
 	in := statusInputs{
-		Deployment:      s.deployment,
-		RedisDeployment: s.redisDeployment,
-		MissingSecrets:  s.missingSecrets,
-		PasswordMissing: !s.passwordOK,
-		ReconcileErr:    reconcileErr,
-		Now:             r.Now(),
+		Deployment:         s.deployment,
+		RedisDeployment:    s.redisDeployment,
+		MissingSecrets:     s.missingSecrets,
+		PasswordMissing:    !s.passwordOK && !s.passwordUnlabelled,
+		UnlabelledSecrets:  s.unlabelledSecrets,
+		ImageRefused:       s.imageRefused,
+		PasswordUnlabelled: s.passwordUnlabelled,
+		ReconcileErr:       reconcileErr,
+		Now:                r.Now(),
 	}
 	if snap, ok := r.Monitor.Snapshot(s.key); ok {
 		in.Snapshot = &snap
@@ -272,6 +294,7 @@ func (r *SignalingClusterReconciler) updateStatus(ctx context.Context, s *scope,
 	}
 	newStatus := computeStatus(s.sc, in)
 	r.emitTransitionEvents(s.sc, newStatus)
+	r.Metrics.Observe(s.sc, &newStatus, in.Now)
 	if equality.Semantic.DeepEqual(s.sc.Status, newStatus) {
 		return nil
 	}
@@ -303,6 +326,12 @@ func (r *SignalingClusterReconciler) emitTransitionEvents(sc *v1alpha1.Signaling
 			r.Recorder.Eventf(sc, nil, corev1.EventTypeNormal, t.okReason, t.action, "%s", c.Message)
 		} else {
 			r.Recorder.Eventf(sc, nil, corev1.EventTypeWarning, t.badReason, t.action, "%s", c.Message)
+		}
+	}
+	// A failure to apply the owned objects is reported once when it starts, not per retry.
+	if c := meta.FindStatusCondition(newStatus.Conditions, v1alpha1.ConditionDegraded); c != nil && c.Reason == v1alpha1.ReasonReconcileError {
+		if old := meta.FindStatusCondition(sc.Status.Conditions, v1alpha1.ConditionDegraded); old == nil || old.Reason != v1alpha1.ReasonReconcileError {
+			r.Recorder.Eventf(sc, nil, corev1.EventTypeWarning, v1alpha1.EventReconcileError, "Apply", "%s", c.Message)
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -105,7 +107,9 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 type testManager struct {
 	Reconciler *SignalingClusterReconciler
 	Monitor    *Monitor
-	stop       func()
+	// Cache is the manager's informer cache (what the operator holds in memory).
+	Cache cache.Cache
+	stop  func()
 
 	// objectWrites counts create/patch/delete calls on objects, statusWrites status
 	// patches, as the API server saw them from this manager's client.
@@ -163,7 +167,7 @@ func startManager(t testing.TB, ns string, opts Options, tweaks ...func(*Monitor
 	if err != nil {
 		t.Fatalf("manager: %v", err)
 	}
-	mon := NewMonitor()
+	mon := NewMonitor(testProbePolicy)
 	for _, f := range tweaks {
 		f(mon)
 	}
@@ -174,7 +178,7 @@ func startManager(t testing.TB, ns string, opts Options, tweaks ...func(*Monitor
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	tm.Reconciler, tm.Monitor = r, mon
+	tm.Reconciler, tm.Monitor, tm.Cache = r, mon, mgr.GetCache()
 	stopped := false
 	tm.stop = func() {
 		if stopped {
@@ -194,6 +198,9 @@ func startManager(t testing.TB, ns string, opts Options, tweaks ...func(*Monitor
 	t.Cleanup(tm.stop)
 	return tm
 }
+
+// testProbePolicy lets the media probe reach the tests' loopback httptest servers.
+var testProbePolicy = ProbeAddressPolicy{Allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 
 var testOptions = Options{SignalingImage: "example.test/signaling:test", RedisImage: "example.test/redis:test"}
 

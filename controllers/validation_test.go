@@ -61,6 +61,8 @@ func TestInvalidSignalingClustersAreRejected(t *testing.T) {
 			"set publicKeySecretRef or jwksURL"},
 		{"jwksURL is a URL", func(sc *v1alpha1.SignalingCluster) { sc.Spec.Auth.JWKSURL = "auth.example.test/jwks" },
 			"spec.auth.jwksURL: Invalid value"},
+		{"jwksURL is https", func(sc *v1alpha1.SignalingCluster) { sc.Spec.Auth.JWKSURL = "http://auth.example.test/jwks" },
+			"spec.auth.jwksURL: Invalid value"},
 		{"origin is an origin", func(sc *v1alpha1.SignalingCluster) { sc.Spec.Auth.AllowedOrigins = []string{"app.example.test/path"} },
 			"spec.auth.allowedOrigins[0]: Invalid value"},
 		{"replicas not negative", func(sc *v1alpha1.SignalingCluster) { sc.Spec.Replicas = ptr.To[int32](-1) },

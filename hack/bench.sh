@@ -5,7 +5,8 @@
 #
 # --nodes 1 (default): one node on the in-memory bus. --nodes 2+: a redis-server on a free
 # port (never 6379) and N nodes on it. The nodes get a key pair made by `loadgen keygen`;
-# loadgen gets --private-key, --url (all nodes) and --node-pids (nodes, then redis-server). --pprof builds the node
+# loadgen gets --private-key, --url (all nodes), --metrics-url (their metrics listeners) and
+# --node-pids (nodes, then redis-server). --pprof builds the node
 # with -tags pprof and serves net/http/pprof on 127.0.0.1:<port+1000> of each node.
 # Everything started here is killed on exit. Binaries: $BIN (default ./bin). Extra node
 # flags: NODE_FLAGS="..."; extra node environment: NODE_ENV="GOMEMLIMIT=300MiB ...".
@@ -52,15 +53,19 @@ if [[ $NODES -gt 1 ]]; then
 fi
 
 URLS=()
+METRICS_URLS=()
 NODE_PIDS=()
 for i in $(seq "$NODES"); do
 	PORT=$(freeport)
+	MPORT=$(freeport)
 	env ${NODE_ENV:-} SIGNALING_PPROF_ADDR="127.0.0.1:$((PORT + 1000))" "$BIN/signaling-bench" --jwt-public-key "$WORK/public.pem" \
-		--listen "127.0.0.1:$PORT" --node-id "bench-$i" --log-level warn "${REDIS_ARGS[@]}" \
+		--jwt-audience switchboard-bench --allowed-origins '*' \
+		--listen "127.0.0.1:$PORT" --metrics-listen "127.0.0.1:$MPORT" --node-id "bench-$i" --log-level warn "${REDIS_ARGS[@]}" \
 		${NODE_FLAGS:-} >"$WORK/node-$i.log" 2>&1 &
 	PIDS+=($!)
 	NODE_PIDS+=($!)
 	URLS+=("http://127.0.0.1:$PORT")
+	METRICS_URLS+=("http://127.0.0.1:$MPORT")
 	for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 	echo "node bench-$i on 127.0.0.1:$PORT (pid ${NODE_PIDS[-1]})$([[ $PPROF == 1 ]] && echo ", pprof on 127.0.0.1:$((PORT + 1000))")" >&2
 done
@@ -68,4 +73,4 @@ done
 # redis-server last: loadgen reports its RSS and CPU too (it has no URL).
 [[ -n ${RPORT:-} ]] && NODE_PIDS+=("${PIDS[0]}")
 IFS=,
-"$BIN/loadgen" --private-key "$WORK/private.pem" --url "${URLS[*]}" --node-pids "${NODE_PIDS[*]}" "$@"
+"$BIN/loadgen" --private-key "$WORK/private.pem" --audience switchboard-bench --url "${URLS[*]}" --metrics-url "${METRICS_URLS[*]}" --node-pids "${NODE_PIDS[*]}" "$@"

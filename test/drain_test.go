@@ -26,14 +26,15 @@ import (
 
 // procNode is a signaling binary run as a subprocess, so it can be SIGTERMed/SIGKILLed.
 type procNode struct {
-	id, addr string
-	args     []string
-	env      []string  // added to this process's environment, e.g. GOMAXPROCS=1
-	stderr   io.Writer // the node's log; os.Stderr when nil
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	exitErr  error
-	exitAt   time.Time
+	id, addr    string
+	metricsAddr string // --metrics-listen; a free loopback port when empty
+	args        []string
+	env         []string  // added to this process's environment, e.g. GOMAXPROCS=1
+	stderr      io.Writer // the node's log; os.Stderr when nil
+	cmd         *exec.Cmd
+	exited      chan struct{}
+	exitErr     error
+	exitAt      time.Time
 }
 
 func (p *procNode) url() string { return "http://" + p.addr }
@@ -47,7 +48,10 @@ func startProc(t *testing.T, bin, id, addr string, args ...string) *procNode {
 
 func (p *procNode) start(t *testing.T, bin string) {
 	t.Helper()
-	all := append([]string{"--listen", p.addr, "--node-id", p.id, "--log-level", "warn"}, p.args...)
+	if p.metricsAddr == "" {
+		p.metricsAddr = nodetest.FreeAddr(t)
+	}
+	all := append(append([]string{"--listen", p.addr, "--metrics-listen", p.metricsAddr, "--node-id", p.id, "--log-level", "warn"}, nodetest.ProcessFlags()...), p.args...)
 	p.cmd = exec.Command(bin, all...)
 	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stderr = os.Stderr

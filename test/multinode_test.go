@@ -316,7 +316,7 @@ func TestSIGKILLedNodeProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := nodetest.FreeAddr(t)
-	proc := exec.Command(bin, "--listen", addr, "--node-id", "victim", "--redis-url", rs.URL(), "--jwt-public-key", keyFile, "--reconnect-window", "1s", "--log-level", "warn")
+	proc := exec.Command(bin, append(nodetest.ProcessFlags(), "--listen", addr, "--metrics-listen", nodetest.FreeAddr(t), "--node-id", "victim", "--redis-url", rs.URL(), "--jwt-public-key", keyFile, "--reconnect-window", "1s", "--log-level", "warn")...)
 	proc.Stderr = os.Stderr
 	if err := proc.Start(); err != nil {
 		t.Fatal(err)

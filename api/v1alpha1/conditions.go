@@ -34,6 +34,15 @@ const (
 	// ConditionDegraded is True when something needs attention: Redis unreachable, media service
 	// unhealthy, a failed rollout or an error while reconciling.
 	ConditionDegraded = "Degraded"
+	// ConditionReady is True only when the current spec is rolled out (every pod runs the
+	// current template and is available), Redis is reachable and the media gate is not failing.
+	ConditionReady = "Ready"
+	// ConditionReconciling (kstatus, abnormal-true) is True while the cluster is not Ready and
+	// not Stalled; it is absent otherwise. Helm's and Flux's kstatus checks wait on it.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled (kstatus, abnormal-true) is True when the rollout stopped making progress
+	// (the Deployment's progress deadline passed); it is absent otherwise.
+	ConditionStalled = "Stalled"
 )
 
 // Condition reasons.
@@ -83,6 +92,15 @@ const (
 	ReasonReconcileError = "ReconcileError"
 	// ReasonAsExpected: nothing is degraded.
 	ReasonAsExpected = "AsExpected"
+
+	// ReasonReady: rolled out, Redis reachable, media gate not failing.
+	ReasonReady = "Ready"
+	// ReasonRolloutInProgress: pods of the current template are not all updated and available.
+	ReasonRolloutInProgress = "RolloutInProgress"
+	// ReasonRedisNotReady: the RedisReady condition is not True.
+	ReasonRedisNotReady = "RedisNotReady"
+	// ReasonMediaServiceUnhealthy: the media gate's verdict is unhealthy.
+	ReasonMediaServiceUnhealthy = "MediaServiceUnhealthy"
 )
 
 // Event reasons emitted on the SignalingCluster.

@@ -101,6 +101,25 @@ type SignalingClusterSpec struct {
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 
+	// ImagePullSecrets of the signaling pods.
+	// +optional
+	// +listType=atomic
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+
+	// PriorityClassName of the signaling pods.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// Env adds environment variables to the signaling container (e.g. GODEBUG, GOMAXPROCS).
+	// Node settings (SIGNALING_*) are typed fields of this spec and cannot be set here.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(e, !e.name.startsWith('SIGNALING_'))",message="env must not set SIGNALING_* variables: use the typed spec fields"
+	Env []corev1.EnvVar `json:"env,omitempty"`
+
 	// Demo serves the demo page (a video call with chat in the browser, docs/demo.md) at /demo
 	// on every node: for trying a cluster out through a port-forward, not for production.
 	// +optional
@@ -153,6 +172,25 @@ type SignalingClusterSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 	PresenceTTL *metav1.Duration `json:"presenceTTL,omitempty"`
 
+	// Heartbeat is the Engine.IO ping/pong between a node and its clients.
+	// +optional
+	Heartbeat HeartbeatSpec `json:"heartbeat,omitzero"`
+
+	// Limits protect a node from one client: sizes, rates, the send queue.
+	// +optional
+	Limits LimitsSpec `json:"limits,omitzero"`
+
+	// Chat tunes chat history, chat rate limits and the buffer in front of the Chat Service.
+	// +optional
+	Chat ChatSpec `json:"chat,omitzero"`
+
+	// MemoryLimitRatio: in a container with a memory limit, the Go runtime's soft memory limit
+	// is this share of it (a decimal in [0, 1]; "0" leaves the runtime alone;
+	// SIGNALING_MEMORY_LIMIT_RATIO, node default "0.9").
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="double(self) <= 1.0",message="memoryLimitRatio must be in [0, 1]"
+	MemoryLimitRatio *Decimal `json:"memoryLimitRatio,omitempty"`
+
 	// Drain configures how a terminating signaling node moves its clients away.
 	// +optional
 	// +kubebuilder:default={}
@@ -181,6 +219,7 @@ type SignalingClusterSpec struct {
 // +kubebuilder:validation:XValidation:rule="self.mode != 'sentinel' || (has(self.masterName) && size(self.masterName) > 0)",message="masterName is required when mode is sentinel"
 // +kubebuilder:validation:XValidation:rule="(has(self.managed) && self.managed) != (has(self.addresses) && size(self.addresses) > 0)",message="set exactly one of managed: true or addresses"
 // +kubebuilder:validation:XValidation:rule="!(has(self.managed) && self.managed) || self.mode == 'standalone'",message="managed Redis supports only mode standalone"
+// +kubebuilder:validation:XValidation:rule="!has(self.managedInstance) || (has(self.managed) && self.managed)",message="managedInstance needs managed: true"
 type RedisSpec struct {
 	// Mode of the Redis deployment.
 	// +optional
@@ -207,14 +246,27 @@ type RedisSpec struct {
 	// +optional
 	PasswordSecretRef *SecretKeyRef `json:"passwordSecretRef,omitempty"`
 
+	// BusKeySecretRef selects the shared key (32+ bytes; one per line, the first signs, all
+	// verify) with which the nodes sign and check every Redis bus message
+	// (SIGNALING_BUS_KEY_FILE, docs/redis.md). It is mounted into the pods as a file; the
+	// operator never reads it. Changing the Secret takes effect when the pods restart.
+	// +optional
+	BusKeySecretRef *SecretKeyRef `json:"busKeySecretRef,omitempty"`
+
 	// TLS enables TLS to Redis.
 	// +optional
 	TLS bool `json:"tls,omitempty"`
 
-	// Managed makes the operator run a single, non-persistent Redis (Deployment + Service) for
-	// trying things out. Not for production: no persistence, no replication.
+	// Managed makes the operator run a single Redis (Deployment + Service) with a generated
+	// password, protected mode and a restricted security context. It has no replication: a
+	// small or staging tier; production runs an external Redis.
 	// +optional
 	Managed bool `json:"managed,omitempty"`
+
+	// ManagedInstance tunes the managed Redis (resources, append-only persistence); only valid
+	// with managed: true.
+	// +optional
+	ManagedInstance *ManagedRedisSpec `json:"managedInstance,omitempty"`
 }
 
 // SecretKeyRef selects one key of a Secret in the SignalingCluster's namespace.
@@ -241,10 +293,19 @@ type AuthSpec struct {
 	// +optional
 	PublicKeySecretRef *SecretKeyRef `json:"publicKeySecretRef,omitempty"`
 
-	// JWKSURL is a JWKS endpoint to fetch verification keys from.
+	// JWKSURL is a JWKS endpoint to fetch verification keys from; https only (the nodes
+	// refuse anything else outside dev mode).
 	// +optional
-	// +kubebuilder:validation:Pattern=`^https?://\S+$`
+	// +kubebuilder:validation:Pattern=`^https://\S+$`
 	JWKSURL string `json:"jwksURL,omitempty"`
+
+	// JWKSRefresh is how often the nodes fetch the JWKS in the background (Go duration,
+	// SIGNALING_JWKS_REFRESH, node default 10m); a failed fetch keeps the last good key set.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="auth.jwksRefresh must be positive"
+	JWKSRefresh *metav1.Duration `json:"jwksRefresh,omitempty"`
 
 	// CookieName is a cookie that may carry the token instead of the handshake's auth payload.
 	// +optional
@@ -257,6 +318,33 @@ type AuthSpec struct {
 	// Audience that tokens must carry in "aud".
 	// +optional
 	Audience string `json:"audience,omitempty"`
+
+	// RequireRoomGrant makes a join_room need a grant: the token's rooms claim or the Room
+	// Service's members list must name the room or user (SIGNALING_REQUIRE_ROOM_GRANT;
+	// production: on, docs/security.md).
+	// +optional
+	RequireRoomGrant bool `json:"requireRoomGrant,omitempty"`
+
+	// TokenRefreshLead is how long before a token's exp a socket gets token_expiring, so the
+	// client can send refresh_token (SIGNALING_TOKEN_REFRESH_LEAD; node default 60s, 0s = no
+	// notice; docs/security.md §Token lifetime).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	TokenRefreshLead *metav1.Duration `json:"tokenRefreshLead,omitempty"`
+
+	// TokenExpiryGrace is how long past exp a socket without a refreshed token stays open before
+	// it gets token_expired and is disconnected (SIGNALING_TOKEN_EXPIRY_GRACE; node default 0s).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	TokenExpiryGrace *metav1.Duration `json:"tokenExpiryGrace,omitempty"`
+
+	// Revocation refuses tokens whose jti has a Redis key revoked:{jti}, at CONNECT and
+	// refresh_token; tokens must then carry jti (SIGNALING_REVOCATION; docs/security.md
+	// §Revocation).
+	// +optional
+	Revocation bool `json:"revocation,omitempty"`
 
 	// AllowedOrigins are the browser origins allowed to open a WebSocket.
 	// +optional
@@ -302,6 +390,10 @@ type MediaServiceSpec struct {
 	// +optional
 	// +kubebuilder:default={}
 	HealthCheck HealthCheckSpec `json:"healthCheck,omitzero"`
+
+	// Breaker is each node's own circuit breaker in front of the media service.
+	// +optional
+	Breaker MediaBreakerSpec `json:"breaker,omitzero"`
 }
 
 // HealthCheckSpec configures how the operator probes the media service.
@@ -359,6 +451,13 @@ type DrainSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 	ReconnectJitter *metav1.Duration `json:"reconnectJitter,omitempty"`
+
+	// MaxReconnectShare is the share of the node's sockets closed (and reconnected elsewhere)
+	// per second during a drain (a decimal in (0, 1], SIGNALING_DRAIN_MAX_RECONNECT_SHARE,
+	// node default "0.1").
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) <= 1.0",message="drain.maxReconnectShare must be in (0, 1]"
+	MaxReconnectShare *Decimal `json:"maxReconnectShare,omitempty"`
 }
 
 // RolloutSpec tunes the Deployment's rolling update. maxUnavailable is always 0.
@@ -445,12 +544,18 @@ type SignalingClusterStatus struct {
 	// +optional
 	UpdatedReplicas int32 `json:"updatedReplicas"`
 
+	// Selector is the label selector of the signaling pods, for the scale subresource
+	// (kubectl scale, HorizontalPodAutoscaler).
+	// +optional
+	Selector string `json:"selector,omitempty"`
+
 	// DrainingReplicas is the number of signaling nodes that announce themselves as draining in
 	// Redis (node:{id} keys with state "draining").
 	// +optional
 	DrainingReplicas int32 `json:"drainingReplicas"`
 
-	// Conditions: Available, Progressing, RedisReady, MediaServiceHealthy, Degraded.
+	// Conditions: Ready, Available, Progressing, RedisReady, MediaServiceHealthy, Degraded and,
+	// only while True, Reconciling or Stalled (kstatus).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -489,13 +594,18 @@ type MediaServiceHealthStatus struct {
 // SignalingCluster is a tier of signaling nodes with its Redis wiring and media-service health gate.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
 // +kubebuilder:resource:shortName=sigc,categories=switchboard
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.replicas`
-// +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyReplicas`
-// +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
+// +kubebuilder:printcolumn:name="Updated",type=integer,JSONPath=`.status.updatedReplicas`
+// +kubebuilder:printcolumn:name="Draining",type=integer,JSONPath=`.status.drainingReplicas`
 // +kubebuilder:printcolumn:name="Redis",type=string,JSONPath=`.status.conditions[?(@.type=="RedisReady")].status`
 // +kubebuilder:printcolumn:name="Media",type=string,JSONPath=`.status.conditions[?(@.type=="MediaServiceHealthy")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Pods-Ready",type=integer,JSONPath=`.status.readyReplicas`,priority=1
+// +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`,priority=1
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 type SignalingCluster struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -113,10 +113,10 @@ func TestParseAddrsAndURLs(t *testing.T) {
 	if _, err := parseAddrs("10.0.0.1"); err == nil {
 		t.Fatal("non-loopback source accepted")
 	}
-	if _, err := parseURLs("http://192.168.1.1:8080"); err == nil {
+	if _, err := parseURLs("url", "http://192.168.1.1:8080"); err == nil {
 		t.Fatal("non-loopback target accepted")
 	}
-	if u, err := parseURLs("http://127.0.0.1:1,http://localhost:2,http://[::1]:3"); err != nil || len(u) != 3 {
+	if u, err := parseURLs("url", "http://127.0.0.1:1,http://localhost:2,http://[::1]:3"); err != nil || len(u) != 3 {
 		t.Fatalf("parseURLs = %v %v", u, err)
 	}
 }

@@ -21,7 +21,7 @@ limitations under the License.
 // sent and received, loss, duplicates and latency percentiles, as text or JSON.
 //
 //	loadgen keygen --out /tmp/lg                       # key pair: node gets public.pem
-//	signaling --jwt-public-key /tmp/lg/public.pem --listen 127.0.0.1:8080 &
+//	signaling --jwt-public-key /tmp/lg/public.pem --jwt-audience switchboard-bench --allowed-origins '*' --listen 127.0.0.1:8080 &
 //	loadgen --private-key /tmp/lg/private.pem --url http://127.0.0.1:8080 \
 //	        --clients 1000 --room-size 10 --scenario chat --rate 2 --duration 20s
 //
@@ -108,10 +108,10 @@ func usage(fs *flag.FlagSet) func() {
 }
 
 type cliFlags struct {
-	urls, sourceAddrs, nodePIDs, privateKey, prefix string
-	jsonOut, child                                  bool
-	procs, clientOffset                             int
-	progress                                        time.Duration
+	urls, metricsURLs, sourceAddrs, nodePIDs, privateKey, prefix string
+	jsonOut, child                                               bool
+	procs, clientOffset                                          int
+	progress                                                     time.Duration
 }
 
 func run(args []string) error {
@@ -120,6 +120,7 @@ func run(args []string) error {
 	var cfg config
 	var f cliFlags
 	fs.StringVar(&f.urls, "url", "http://127.0.0.1:8080", "comma-separated node base URLs (loopback only: 127.0.0.0/8 or [::1]); clients are spread over them round-robin")
+	fs.StringVar(&f.metricsURLs, "metrics-url", "", "comma-separated base URLs of the nodes' metrics listeners (--metrics-listen), in --node-pids order: their Go memory figures are reported")
 	fs.IntVar(&cfg.Clients, "clients", 100, "number of clients (each one an authenticated Socket.IO connection)")
 	fs.IntVar(&cfg.RoomSize, "room-size", 10, "clients per room (1-64); relay pairs members 0-1, 2-3, … of each room")
 	fs.StringVar(&cfg.Scenario, "scenario", scIdle, "idle, relay, chat, churn or storm (see above)")
@@ -129,6 +130,7 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.Drain, "drain", 3*time.Second, "after sending stops, wait at most this long for in-flight deliveries before counting loss")
 	fs.StringVar(&f.privateKey, "private-key", "", "PEM RSA private key that signs the clients' RS256 tokens (loadgen keygen writes one); required")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", 2*time.Hour, "validity of the signed tokens")
+	fs.StringVar(&cfg.Audience, "audience", "switchboard-bench", "aud claim of the signed tokens: the node's --jwt-audience")
 	fs.StringVar(&f.sourceAddrs, "source-addrs", "", "comma-separated local source IPs, e.g. 127.0.0.2,127.0.0.3, or a range 127.0.0.2+8 (8 addresses from .2); clients use them round-robin (each has ~28k ports)")
 	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", 200, "connections being set up (dial + join) at the same time (storm: all)")
 	fs.Float64Var(&cfg.ConnectRate, "connect-rate", 0, "new connections per second during setup (0 = as fast as --dial-concurrency allows)")
@@ -149,8 +151,14 @@ func run(args []string) error {
 		return err
 	}
 	var err error
-	if cfg.URLs, err = parseURLs(f.urls); err != nil {
+	if cfg.URLs, err = parseURLs("url", f.urls); err != nil {
 		return err
+	}
+	var metricsURLs []string
+	if f.metricsURLs != "" {
+		if metricsURLs, err = parseURLs("metrics-url", f.metricsURLs); err != nil {
+			return err
+		}
 	}
 	if cfg.SourceAddrs, err = parseAddrs(f.sourceAddrs); err != nil {
 		return err
@@ -193,14 +201,14 @@ func run(args []string) error {
 
 	var rep *report
 	if f.procs > 1 && !f.child {
-		if rep, err = runParent(ctx, cfg, f, args); err != nil {
+		if rep, err = runParent(ctx, cfg, f, args, metricsURLs); err != nil {
 			return err
 		}
 	} else {
 		if lim := fdLimit(); lim > 0 && uint64(cfg.Clients)+100 > lim {
 			fmt.Fprintf(os.Stderr, "loadgen: warning: %d clients need more sockets than the open-file limit %d allows in one process; use --procs\n", cfg.Clients, lim)
 		}
-		nw := &nodeWatch{pids: parsePIDs(f.nodePIDs), urls: cfg.URLs}
+		nw := &nodeWatch{pids: parsePIDs(f.nodePIDs), metricsURLs: metricsURLs}
 		if f.child {
 			cfg.barrier = childBarrier()
 		} else {
@@ -232,8 +240,8 @@ func (w *nodeWatch) at(phase string) {
 		w.setup = w.sample()
 		w.goMem = nil
 		for i := range w.pids {
-			if i < len(w.urls) {
-				w.goMem = append(w.goMem, scrapeGoMem(w.urls[i]))
+			if i < len(w.metricsURLs) {
+				w.goMem = append(w.goMem, scrapeGoMem(w.metricsURLs[i]))
 			}
 		}
 	case "end":
@@ -258,14 +266,14 @@ var phases = []string{"tokens", "connected", "end"}
 // runParent starts --procs children with a share of whole rooms each, aligns them at
 // every phase (so a join storm starts at the same instant everywhere and node samples
 // see every client), and merges their reports.
-func runParent(ctx context.Context, cfg config, f cliFlags, args []string) (*report, error) {
+func runParent(ctx context.Context, cfg config, f cliFlags, args []string, metricsURLs []string) (*report, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	rooms := (cfg.Clients + cfg.RoomSize - 1) / cfg.RoomSize
 	procs := min(f.procs, rooms)
-	nw := &nodeWatch{pids: parsePIDs(f.nodePIDs), urls: cfg.URLs}
+	nw := &nodeWatch{pids: parsePIDs(f.nodePIDs), metricsURLs: metricsURLs}
 	type child struct {
 		cmd   *exec.Cmd
 		stdin io.WriteCloser
@@ -391,7 +399,7 @@ func runParent(ctx context.Context, cfg config, f cliFlags, args []string) (*rep
 	return rep, nil
 }
 
-func parseURLs(s string) ([]string, error) {
+func parseURLs(flagName, s string) ([]string, error) {
 	var out []string
 	for _, u := range strings.Split(s, ",") {
 		u = strings.TrimSpace(u)
@@ -411,12 +419,12 @@ func parseURLs(s string) ([]string, error) {
 			ip = net.IPv4(127, 0, 0, 1)
 		}
 		if ip == nil || !ip.IsLoopback() {
-			return nil, fmt.Errorf("--url %s: only loopback targets (127.0.0.0/8, ::1, localhost) are allowed", u)
+			return nil, fmt.Errorf("--%s %s: only loopback targets (127.0.0.0/8, ::1, localhost) are allowed", flagName, u)
 		}
 		out = append(out, u)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("--url: at least one node URL is required")
+		return nil, fmt.Errorf("--%s: at least one node URL is required", flagName)
 	}
 	return out, nil
 }

@@ -84,7 +84,7 @@ func loadAvg() [3]float64 {
 // scenario (CPU use is taken between the last two).
 type nodeWatch struct {
 	pids                []int
-	urls                []string // same order as pids: /metrics is read once everyone is in
+	metricsURLs         []string // same order as pids: /metrics is read once everyone is in
 	before, setup, ends []procSample
 	goMem               []goMem
 }

@@ -57,6 +57,7 @@ type config struct {
 	Drain           time.Duration
 	Key             *rsa.PrivateKey
 	TokenTTL        time.Duration
+	Audience        string // aud claim of the tokens; the node's --jwt-audience
 	SourceAddrs     []net.IP
 	DialConcurrency int
 	ConnectRate     float64
@@ -186,7 +187,7 @@ func (r *runner) signTokens() {
 					return
 				}
 				cl := r.clients[i]
-				tok, err := keys.Token(cl.user, "Load "+cl.user, r.cfg.TokenTTL, nil)
+				tok, err := keys.Token(cl.user, "Load "+cl.user, r.cfg.TokenTTL, map[string]any{"aud": r.cfg.Audience})
 				if err != nil {
 					panic(err) // a valid RSA key always signs
 				}

@@ -54,6 +54,12 @@ type config struct {
 	Namespace               string
 	MaxConcurrentReconciles int
 	PrintVersion            bool
+	MetricsSecure           bool
+	MetricsCertDir          string
+	EnableHTTP2             bool
+	ProbePolicy             controllers.ProbeAddressPolicy
+	AllowedImagePrefixes    []string
+	NetworkPolicies         controllers.NetworkPolicyOptions
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
@@ -63,14 +69,30 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.BoolVar(&c.LeaderElect, "leader-elect", true, "elect a leader so that only one manager replica reconciles and probes")
 	fs.StringVar(&c.LeaderElectionID, "leader-election-id", "switchboard-operator.signaling.switchboard.dev", "name of the leader-election Lease")
 	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: the manager's own namespace)")
-	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8443", "address of the Prometheus metrics endpoint (HTTPS unless --metrics-secure=false); 0 disables it")
 	fs.StringVar(&c.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.StringVar(&c.Namespace, "namespace", "", "watch only this namespace (default: all namespaces)")
 	fs.IntVar(&c.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "SignalingClusters reconciled in parallel")
 	fs.BoolVar(&c.PrintVersion, "version", false, "print the version and exit")
+	fs.BoolVar(&c.MetricsSecure, "metrics-secure", true, "serve metrics over HTTPS, only to callers whose token may GET /metrics (TokenReview + SubjectAccessReview)")
+	fs.StringVar(&c.MetricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for the metrics endpoint (default: a self-signed certificate)")
+	fs.BoolVar(&c.EnableHTTP2, "enable-http2", false, "allow HTTP/2 on the metrics endpoint (off: avoids the HTTP/2 rapid-reset and stream-cancellation attacks)")
+	probeCIDRs := fs.String("media-probe-allowed-cidrs", "", "comma-separated CIDRs the media health probe may reach even though they are loopback or link-local (refused by default)")
+	imagePrefixes := fs.String("allowed-image-prefixes", "", "comma-separated prefixes spec.image must start with, e.g. registry.example.com/switchboard/ (default: any image)")
+	fs.BoolVar(&c.NetworkPolicies.Enabled, "network-policies", false, "create NetworkPolicies: signaling pods accept only the client and metrics ports, the managed Redis only the cluster's signaling pods and the operator")
+	fs.StringVar(&c.NetworkPolicies.OperatorNamespace, "operator-namespace", os.Getenv("POD_NAMESPACE"), "the operator's namespace, for the managed Redis' NetworkPolicy (default: $POD_NAMESPACE)")
+	operatorLabels := fs.String("operator-pod-labels", "", "labels of the operator's pods (k=v,k2=v2), admitted to the managed Redis by its NetworkPolicy")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	var err error
+	if c.NetworkPolicies.OperatorPodLabels, err = controllers.ParseLabels(*operatorLabels); err != nil {
+		return c, fmt.Errorf("--operator-pod-labels: %w", err)
+	}
+	if c.ProbePolicy, err = controllers.ParseProbeAllowedCIDRs(*probeCIDRs); err != nil {
+		return c, fmt.Errorf("--media-probe-allowed-cidrs: %w", err)
+	}
+	c.AllowedImagePrefixes = controllers.ParseImagePrefixes(*imagePrefixes)
 	if c.SignalingImage == "" {
 		return c, fmt.Errorf("--signaling-image must not be empty")
 	}
@@ -89,6 +111,9 @@ func managerOptions(c config) ctrl.Options {
 		LeaderElect:             c.LeaderElect,
 		LeaderElectionID:        c.LeaderElectionID,
 		LeaderElectionNamespace: c.LeaderElectionNamespace,
+		MetricsSecure:           c.MetricsSecure,
+		MetricsCertDir:          c.MetricsCertDir,
+		EnableHTTP2:             c.EnableHTTP2,
 	})
 }
 
@@ -114,8 +139,13 @@ func main() {
 		os.Exit(1)
 	}
 	if _, err := controllers.SetupWithManager(mgr, controllers.SetupConfig{
-		Options:                 controllers.Options{SignalingImage: c.SignalingImage, RedisImage: c.RedisImage},
+		Options: controllers.Options{
+			SignalingImage: c.SignalingImage, RedisImage: c.RedisImage, AllowedImagePrefixes: c.AllowedImagePrefixes,
+			NetworkPolicies: c.NetworkPolicies,
+		},
 		MaxConcurrentReconciles: c.MaxConcurrentReconciles,
+		ProbePolicy:             c.ProbePolicy,
+		Metrics:                 controllers.NewClusterMetrics(metrics.Registry),
 	}); err != nil {
 		log.Error(err, "setting up the SignalingCluster controller")
 		os.Exit(1)

@@ -32,9 +32,10 @@ import (
 const devTokenTTL = 24 * time.Hour
 
 // printDevBanner tells a newcomer how to connect to a --dev node.
-func printDevBanner(out io.Writer, addr string, cfg config.Config, k *auth.DevKeys) {
+func printDevBanner(out io.Writer, addr, metricsAddr string, cfg config.Config, k *auth.DevKeys) {
 	_, port, _ := net.SplitHostPort(addr)
 	url := "http://localhost:" + port
+	_, metricsPort, _ := net.SplitHostPort(metricsAddr)
 	alice, _ := k.Token("alice", "Alice", devTokenTTL, devClaims(cfg))
 	bob, _ := k.Token("bob", "Bob", devTokenTTL, devClaims(cfg))
 	fmt.Fprintf(out, `
@@ -49,9 +50,9 @@ Connect with socket.io-client 4.x (Node or a browser):
   socket.emit("join_room", { roomId: "demo" }, (ack) => console.log(ack));
 or send the token as the cookie %[4]s=<token>, or the header "Authorization: Bearer <token>".
 More tokens: curl '%[1]s/dev/token?user=carol&name=Carol'
-Health: %[1]s/healthz  Ready: %[1]s/readyz  Metrics: %[1]s/metrics
+Health: %[1]s/healthz  Ready: %[1]s/readyz  Metrics: http://localhost:%[5]s/metrics
 ======================================================
-`, url, alice, bob, cfg.JWTCookie)
+`, url, alice, bob, cfg.JWTCookie, metricsPort)
 }
 
 func devClaims(cfg config.Config) map[string]any {
@@ -68,7 +69,7 @@ func devClaims(cfg config.Config) map[string]any {
 var devUserID = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // addDevRoutes serves /dev/token, which mints tokens. It exists only with --dev.
-func addDevRoutes(mux *http.ServeMux, k *auth.DevKeys) {
+func addDevRoutes(mux *http.ServeMux, cfg config.Config, k *auth.DevKeys) {
 	mux.HandleFunc("/dev/token", func(w http.ResponseWriter, r *http.Request) {
 		user := r.URL.Query().Get("user")
 		name := r.URL.Query().Get("name")
@@ -76,7 +77,7 @@ func addDevRoutes(mux *http.ServeMux, k *auth.DevKeys) {
 			http.Error(w, "query parameter user must be 1-64 characters of [A-Za-z0-9_.-]; name at most 64", http.StatusBadRequest)
 			return
 		}
-		tok, err := k.Token(user, name, devTokenTTL, nil)
+		tok, err := k.Token(user, name, devTokenTTL, devClaims(cfg))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

@@ -32,7 +32,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -45,6 +44,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/config"
 	"github.com/switchboard-rtc/switchboard/signaling/demo"
 	"github.com/switchboard-rtc/switchboard/signaling/node"
+	"github.com/switchboard-rtc/switchboard/signaling/server"
 )
 
 func main() {
@@ -80,7 +80,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	cfg.NodeID = cfg.NodeID + "-" + newIncarnation()
 	log = log.With("node", cfg.NodeID)
 	applyMemoryLimit(cfg.MemoryLimitRatio, os.Getenv, cgroupRoot, debug.SetMemoryLimit, log)
-	verifier, devKeys, err := newVerifier(cfg)
+	verifier, devKeys, err := newVerifier(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	}
 	srv := n.Server
 	if devKeys != nil {
-		addDevRoutes(srv.Mux(), devKeys)
+		addDevRoutes(srv.Mux(), cfg, devKeys)
 	}
 	if cfg.Demo {
 		demo.Register(srv.Mux(), demo.Options{DevTokens: devKeys != nil})
@@ -100,12 +100,21 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	httpSrv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	serveErr := make(chan error, 1)
+	metricsLn, err := net.Listen("tcp", cfg.MetricsListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
+	}
+	httpSrv := server.NewHTTPServer(n.Handler(), server.HTTPTimeouts{})
+	// The metrics listener stays up through the drain, so the drain itself can be watched.
+	metricsSrv := server.NewHTTPServer(n.MetricsHandler(), server.HTTPTimeouts{})
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
-	log.Info("signaling node listening", "addr", ln.Addr().String(), "redis", cfg.UsesRedis(), "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0))
+	go func() { serveErr <- fmt.Errorf("metrics listener: %w", metricsSrv.Serve(metricsLn)) }()
+	log.Info("signaling node listening", "addr", ln.Addr().String(), "metrics_addr", metricsLn.Addr().String(),
+		"redis", cfg.UsesRedis(), "dev", cfg.Dev, "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0))
 	if devKeys != nil {
-		printDevBanner(out, ln.Addr().String(), cfg, devKeys)
+		printDevBanner(out, ln.Addr().String(), metricsLn.Addr().String(), cfg, devKeys)
 	}
 
 	select {
@@ -118,7 +127,7 @@ func run(cfg config.Config, log *slog.Logger, out io.Writer) error {
 	return nil
 }
 
-func newVerifier(cfg config.Config) (*auth.Verifier, *auth.DevKeys, error) {
+func newVerifier(ctx context.Context, cfg config.Config, log *slog.Logger) (*auth.Verifier, *auth.DevKeys, error) {
 	ac := auth.Config{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: 5 * time.Second}
 	var devKeys *auth.DevKeys
 	switch {
@@ -136,7 +145,11 @@ func newVerifier(cfg config.Config) (*auth.Verifier, *auth.DevKeys, error) {
 		devKeys, ac.PublicKey = k, &k.Private.PublicKey
 	}
 	if cfg.JWKSURL != "" {
-		ac.JWKS = auth.NewJWKS(cfg.JWKSURL)
+		jwks, err := auth.NewJWKS(ctx, auth.JWKSOptions{URL: cfg.JWKSURL, RefreshInterval: cfg.JWKSRefresh, AllowHTTP: cfg.Dev, Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		ac.JWKS = jwks
 	}
 	v, err := auth.NewVerifier(ac)
 	return v, devKeys, err

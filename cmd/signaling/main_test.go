@@ -20,8 +20,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -35,8 +39,8 @@ import (
 // TestDevModePrintsAWorkingTokenAndStopsOnSIGTERM is what `make run` promises a newcomer.
 func TestDevModePrintsAWorkingTokenAndStopsOnSIGTERM(t *testing.T) {
 	bin := nodetest.BuildSignaling(t)
-	addr := nodetest.FreeAddr(t)
-	cmd := exec.Command(bin, "--dev", "--listen", addr)
+	addr, metricsAddr := nodetest.FreeAddr(t), nodetest.FreeAddr(t)
+	cmd := exec.Command(bin, "--dev", "--listen", addr, "--metrics-listen", metricsAddr)
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -70,6 +74,7 @@ func TestDevModePrintsAWorkingTokenAndStopsOnSIGTERM(t *testing.T) {
 	if err := c.Call(ctx, "join_room", map[string]string{"roomId": "demo"}, nil); err != nil {
 		t.Fatalf("join: %v", err)
 	}
+	expectPort(t, addr, metricsAddr, "/dev/token?user=carol", http.StatusOK, 1)
 
 	start := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -84,6 +89,55 @@ func TestDevModePrintsAWorkingTokenAndStopsOnSIGTERM(t *testing.T) {
 	case <-c.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("client still connected after the node stopped")
+	}
+}
+
+// A production node serves no token mint, and its metrics only on the metrics listener.
+func TestProductionNodeHasNoDevRoutesAndMetricsOnTheirOwnPort(t *testing.T) {
+	bin := nodetest.BuildSignaling(t)
+	keyFile := filepath.Join(t.TempDir(), "jwt.pem")
+	if err := os.WriteFile(keyFile, nodetest.Keys().PublicPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr, metricsAddr := nodetest.FreeAddr(t), nodetest.FreeAddr(t)
+	cmd := exec.Command(bin, append(nodetest.ProcessFlags(), "--jwt-public-key", keyFile, "--listen", addr, "--metrics-listen", metricsAddr, "--log-level", "warn")...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	expectPort(t, addr, metricsAddr, "/dev/token?user=carol", http.StatusNotFound, 0)
+}
+
+// expectPort checks what the client port addr answers on devPath (with want) and on
+// /metrics (404), and that the metrics port reports switchboard_dev_mode devMode.
+func expectPort(t *testing.T, addr, metricsAddr, devPath string, want int, devMode int) {
+	t.Helper()
+	get := func(url string) (int, string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get(url)
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode, string(b)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET %s: %v", url, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if code, _ := get("http://" + addr + devPath); code != want {
+		t.Errorf("client port %s = %d, want %d", devPath, code, want)
+	}
+	if code, _ := get("http://" + addr + "/metrics"); code != http.StatusNotFound {
+		t.Errorf("client port /metrics = %d, want 404", code)
+	}
+	code, body := get("http://" + metricsAddr + "/metrics")
+	if line := fmt.Sprintf("switchboard_dev_mode %d\n", devMode); code != http.StatusOK || !strings.Contains(body, line) {
+		t.Errorf("metrics port /metrics = %d, want 200 with %q", code, line)
 	}
 }
 

@@ -21,8 +21,9 @@ import (
 func main() {
 	keyFile := flag.String("key", "jwt-private.pem", "PEM RSA private key (PKCS#1 or PKCS#8)")
 	ttl := flag.Duration("ttl", 24*time.Hour, "token lifetime")
+	aud := flag.String("aud", "switchboard", "aud claim: the nodes' --jwt-audience (spec.auth.audience)")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./hack/jwt [-key jwt-private.pem] [-ttl 24h] user...")
+		fmt.Fprintln(os.Stderr, "usage: go run ./hack/jwt [-key jwt-private.pem] [-ttl 24h] [-aud switchboard] user...")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -40,7 +41,7 @@ func main() {
 	}
 	signer := &auth.DevKeys{Private: key}
 	for _, user := range flag.Args() {
-		tok, err := signer.Token(user, user, *ttl, nil)
+		tok, err := signer.Token(user, user, *ttl, map[string]any{"aud": *aud})
 		if err != nil {
 			fail(err)
 		}

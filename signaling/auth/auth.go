@@ -2,7 +2,8 @@
 //
 // Only RS256 is accepted (never "none", never HMAC — an HS256 token "signed" with the
 // public key's bytes is a classic confusion attack). `exp` and `sub` are required;
-// `iss` and `aud` are checked when configured. Keys come from a PEM file and, optionally,
+// `iss` and `aud` are checked when configured. An optional `rooms` claim limits the rooms
+// its holder may join (grants.go). Keys come from a PEM file and, optionally,
 // a JWKS URL whose keys are selected by `kid` and refreshed on rotation.
 package auth
 
@@ -26,6 +27,8 @@ type Identity struct {
 	UserID    string
 	Name      string
 	ExpiresAt time.Time
+	Rooms     RoomGrant // the `rooms` claim (zero: the token has none)
+	TokenID   string    // `jti`, the handle for revocation ("" when absent)
 }
 
 // Config configures a Verifier.
@@ -64,7 +67,8 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 
 type claims struct {
 	jwt.RegisteredClaims
-	Name string `json:"name,omitempty"`
+	Name  string     `json:"name,omitempty"`
+	Rooms roomsClaim `json:"rooms"`
 }
 
 // Verify checks token and returns the identity it names.
@@ -80,7 +84,7 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 	if c.Subject == "" {
 		return Identity{}, fmt.Errorf("%w: token has no sub", ErrUnauthenticated)
 	}
-	id := Identity{UserID: c.Subject, Name: c.Name}
+	id := Identity{UserID: c.Subject, Name: c.Name, Rooms: c.Rooms.grant, TokenID: c.ID}
 	if id.Name == "" {
 		id.Name = c.Subject
 	}
@@ -93,7 +97,7 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 	kid, _ := t.Header["kid"].(string)
 	if v.cfg.JWKS != nil && (kid != "" || v.cfg.PublicKey == nil) {
-		return v.cfg.JWKS.Key(kid)
+		return v.cfg.JWKS.key(t)
 	}
 	return v.cfg.PublicKey, nil
 }

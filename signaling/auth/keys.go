@@ -28,8 +28,8 @@ func ParsePublicKeyPEM(b []byte) (*rsa.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse JWT public key: %w", err)
 	}
-	if k.N.BitLen() < 2048 {
-		return nil, fmt.Errorf("JWT public key is %d bits; at least 2048 are required", k.N.BitLen())
+	if k.N.BitLen() < MinRSABits {
+		return nil, fmt.Errorf("JWT public key is %d bits; at least %d are required", k.N.BitLen(), MinRSABits)
 	}
 	return k, nil
 }

@@ -50,6 +50,10 @@ type RedisOptions struct {
 	// When it is full the subscriber waits (Redis buffers for it) instead of dropping.
 	QueueSize int
 	Logger    *slog.Logger
+	// BusKey, when set, signs every published message and drops received ones that do not
+	// verify (buskey.go); nil = messages travel unsigned (and signed ones are accepted
+	// without a check, so nodes can be moved to a key one by one).
+	BusKey *BusKey
 }
 
 // Redis is the Broker over Redis pub/sub. One dedicated subscriber connection carries the
@@ -255,8 +259,12 @@ func channelKind(ch string) string {
 }
 
 func (b *Redis) receive(rm *redis.Message) {
+	payload, ok := b.open(rm.Channel, []byte(rm.Payload))
+	if !ok {
+		return
+	}
 	var m Message
-	if err := json.Unmarshal([]byte(rm.Payload), &m); err != nil {
+	if err := json.Unmarshal(payload, &m); err != nil {
 		b.log.Warn("undecodable message on redis bus", "channel", rm.Channel, "err", err)
 		return
 	}
@@ -267,12 +275,12 @@ func (b *Redis) receive(rm *redis.Message) {
 		var foreign struct {
 			Type string `json:"type"`
 		}
-		_ = json.Unmarshal([]byte(rm.Payload), &foreign)
+		_ = json.Unmarshal(payload, &foreign)
 		if foreign.Type == "" {
 			b.log.Warn("control message without a type", "payload", rm.Payload)
 			return
 		}
-		m = Message{Type: TypeControl, Event: foreign.Type, Data: json.RawMessage(rm.Payload)}
+		m = Message{Type: TypeControl, Event: foreign.Type, Data: json.RawMessage(payload)}
 	}
 	if m.Type == TypeProbe {
 		if m.Origin == b.nodeID {
@@ -362,7 +370,7 @@ func (b *Redis) probe() {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opts.ProbeInterval)
 	defer cancel()
 	payload, _ := json.Marshal(Message{Type: TypeProbe, Origin: b.nodeID, SentAt: time.Now().UnixNano()})
-	err := b.client.Publish(ctx, NodeChannel(b.nodeID), payload).Err()
+	err := b.client.Publish(ctx, NodeChannel(b.nodeID), b.seal(NodeChannel(b.nodeID), payload)).Err()
 	if err != nil {
 		if b.ctx.Err() != nil {
 			return
@@ -464,7 +472,7 @@ func (b *Redis) publish(ctx context.Context, kind, channel string, m Message) er
 		return fmt.Errorf("broker: encode message: %w", err)
 	}
 	start := time.Now()
-	if err := b.send(ctx, channel, payload); err != nil {
+	if err := b.send(ctx, channel, b.seal(channel, payload)); err != nil {
 		return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, channel, err)
 	}
 	b.m.PublishLatency.Observe(time.Since(start).Seconds())

@@ -33,7 +33,10 @@ type Options struct {
 	HTTPClient     *http.Client
 
 	History    int           // messages kept per room for join acks (default 50)
-	HistoryTTL time.Duration // Redis: a room's history expires after this long without messages (default 24 h)
+	HistoryTTL time.Duration // a room's history expires after this long without messages (default 24 h)
+	// HistoryRooms bounds the rooms with a history in memory (without Redis; default
+	// 10,000): beyond it the least recently active room's history goes.
+	HistoryRooms int
 
 	MaxRoomBuffer  int // unflushed messages per room before new ones get rate_limited (default 10,000)
 	MaxTotalBuffer int // unflushed messages in total (default 100,000; approximate across nodes with Redis)
@@ -81,6 +84,7 @@ func (o *Options) withDefaults() {
 	}
 	defInt(&o.History, 50)
 	def(&o.HistoryTTL, 24*time.Hour)
+	defInt(&o.HistoryRooms, 10_000)
 	defInt(&o.MaxRoomBuffer, 10_000)
 	defInt(&o.MaxTotalBuffer, 100_000)
 	if o.Rate <= 0 {
@@ -167,7 +171,7 @@ var _ vocab.ChatLog = (*Log)(nil)
 // the process dies is lost (Close delivers what it can first).
 func NewMemory(opts Options) *Log {
 	opts.withDefaults()
-	return start(opts, newMemoryStore(opts.History, opts.MaxTotalBuffer))
+	return start(opts, newMemoryStore(opts.History, opts.MaxTotalBuffer, opts.HistoryRooms, opts.HistoryTTL))
 }
 
 func start(opts Options, s store) *Log {

@@ -15,7 +15,7 @@ type memoryStore struct {
 	maxTotal int
 
 	mu       sync.Mutex
-	history  map[string][]vocab.ChatMessage
+	history  *roomHistories
 	seq      uint64
 	pending  []memEntry // unflushed, in append order
 	inflight map[string]bool
@@ -27,8 +27,8 @@ type memEntry struct {
 	at time.Time
 }
 
-func newMemoryStore(keep, maxTotal int) *memoryStore {
-	return &memoryStore{keep: keep, maxTotal: maxTotal, history: map[string][]vocab.ChatMessage{},
+func newMemoryStore(keep, maxTotal, maxRooms int, ttl time.Duration) *memoryStore {
+	return &memoryStore{keep: keep, maxTotal: maxTotal, history: newRoomHistories(keep, maxRooms, ttl),
 		inflight: map[string]bool{}, perRoom: map[string]int{}}
 }
 
@@ -46,25 +46,14 @@ func (s *memoryStore) append(_ context.Context, m vocab.ChatMessage, buffer bool
 		s.pending = append(s.pending, memEntry{entry{Room: m.RoomID, ID: strconv.FormatUint(s.seq, 10), Msg: m}, time.Now()})
 		s.perRoom[m.RoomID]++
 	}
-	h := append(s.history[m.RoomID], m)
-	// Trim only at twice the limit: copying the kept history on every message made each
-	// message cost O(keep) (recent never returns more than keep).
-	if len(h) > 2*s.keep {
-		h = append(h[:0:0], h[len(h)-s.keep:]...)
-	}
-	s.history[m.RoomID] = h
+	s.history.add(m, time.Now())
 	return nil
 }
 
 func (s *memoryStore) recent(_ context.Context, room string, n int) ([]vocab.ChatMessage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := s.history[room]
-	n = min(n, s.keep)
-	if len(h) > n {
-		h = h[len(h)-n:]
-	}
-	return append([]vocab.ChatMessage(nil), h...), nil
+	return s.history.recent(room, n, time.Now()), nil
 }
 
 func (s *memoryStore) claim(_ context.Context, max int, _ bool) ([]entry, error) {

@@ -15,18 +15,26 @@ import (
 
 // Config is the node's configuration.
 type Config struct {
-	Listen   string
-	NodeID   string
-	LogLevel string
-	Dev      bool
-	Demo     bool
+	Listen        string
+	MetricsListen string
+	NodeID        string
+	LogLevel      string
+	Dev           bool
+	DevUnsafe     bool
+	Demo          bool
 
 	JWTPublicKey   string
 	JWKSURL        string
+	JWKSRefresh    time.Duration
 	JWTCookie      string
 	JWTIssuer      string
 	JWTAudience    string
 	AllowedOrigins []string
+
+	RequireRoomGrant bool
+	TokenRefreshLead time.Duration
+	TokenExpiryGrace time.Duration
+	Revocation       bool
 
 	RedisURL        string
 	RedisMode       string
@@ -35,6 +43,7 @@ type Config struct {
 	RedisUsername   string
 	RedisPassword   string
 	RedisTLS        bool
+	BusKeyFile      string
 
 	RoomServiceURL     string
 	RoomServiceTimeout time.Duration
@@ -76,6 +85,22 @@ type Config struct {
 	DrainMaxReconnectShare float64
 
 	MemoryLimitRatio float64
+
+	// Byte budgets, rate limits and connection caps (docs/security.md).
+	SendQueueBytes        int
+	JoinHistoryBytes      int
+	JoinRate              float64
+	JoinBurst             int
+	RelayRate             float64
+	RelayBurst            int
+	RelayTargetRate       float64
+	RelayTargetBurst      int
+	ChatHistoryRooms      int
+	ConnectTimeout        time.Duration
+	MaxConnections        int
+	MaxConnectionsPerUser int
+	MaxConnectionsPerIP   int
+	TrustedProxies        []string
 }
 
 // EnvPrefix prefixes every flag's environment variable.
@@ -113,18 +138,26 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.SetOutput(out)
 	host, _ := os.Hostname()
 
-	fs.StringVar(&c.Listen, "listen", ":8080", "address for Socket.IO (/socket.io/), /healthz, /readyz and /metrics")
+	fs.StringVar(&c.Listen, "listen", defaultListen, "address for clients: Socket.IO (/socket.io/), /healthz, /readyz and, with --demo, /demo (with --dev: "+devListen+" unless given)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", defaultMetricsListen, "address of the Prometheus /metrics listener, kept off the client port (with --dev: "+devMetricsListen+" unless given)")
 	fs.StringVar(&c.NodeID, "node-id", host, "id of this node in the cluster (Kubernetes: the pod name); a random suffix is added at every start, so a restarted process is a new node to the cluster")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.BoolVar(&c.Dev, "dev", false, "development mode: text logs, a generated RSA key pair and a printed dev token (never in production)")
+	fs.BoolVar(&c.Dev, "dev", false, "development mode: text logs, a generated RSA key pair, printed dev tokens and /dev/token; loopback only, no Redis or backends (never in production)")
+	fs.BoolVar(&c.DevUnsafe, "dev-unsafe", false, "let --dev listen on a non-loopback address or use Redis and backend services (anyone who reaches the node can mint tokens at /dev/token)")
 	fs.BoolVar(&c.Demo, "demo", false, "serve the demo page at /demo (on by default with --dev)")
 
 	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "path to the PEM RSA public key that verifies RS256 access tokens")
-	fs.StringVar(&c.JWKSURL, "jwks-url", "", "optional JWKS URL; keys are chosen by the token's kid and refreshed on rotation")
+	fs.StringVar(&c.JWKSURL, "jwks-url", "", "optional JWKS URL (https:// outside --dev); keys are chosen by the token's kid, refreshed every --jwks-refresh and, at most every 30s, when a token names an unknown kid")
+	fs.DurationVar(&c.JWKSRefresh, "jwks-refresh", 10*time.Minute, "how often the JWKS is fetched in the background; a failed fetch keeps the last good key set")
 	fs.StringVar(&c.JWTCookie, "jwt-cookie", "access_token", "name of the cookie carrying the access token")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "required iss claim (empty = not checked)")
-	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "required aud claim (empty = not checked)")
-	fs.Var(listFlag{&c.AllowedOrigins}, "allowed-origins", "comma-separated origins allowed to open WebSockets, e.g. https://app.example.com (empty = any; set it in production: cookie auth allows cross-site WebSocket hijacking otherwise)")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "required aud claim; required outside --dev (a token minted for another service must not open a socket here)")
+	fs.Var(listFlag{&c.AllowedOrigins}, "allowed-origins", "comma-separated origins allowed to open WebSockets, e.g. https://app.example.com, or * for any; required outside --dev (cookie auth allows cross-site WebSocket hijacking otherwise). Empty (--dev only) = same origin only")
+
+	fs.BoolVar(&c.RequireRoomGrant, "require-room-grant", false, "a join_room needs a grant: the token's rooms claim or the Room Service's members list must name the room or user (production: on; docs/security.md)")
+	fs.DurationVar(&c.TokenRefreshLead, "token-refresh-lead", 60*time.Second, "the server sends token_expiring this long before the access token's exp, so the client can send refresh_token (0 = no notice)")
+	fs.DurationVar(&c.TokenExpiryGrace, "token-expiry-grace", 0, "a socket whose token is past exp by this much without a refresh_token gets error token_expired and is disconnected")
+	fs.BoolVar(&c.Revocation, "revocation", false, "refuse tokens whose jti has a Redis key revoked:{jti}, at CONNECT and refresh_token; tokens must carry jti (needs Redis; docs/security.md)")
 
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (redis://, rediss://, redis-sentinel://); empty with no --redis-addrs = in-memory bus, single node")
 	fs.StringVar(&c.RedisMode, "redis-mode", "standalone", "Redis deployment: standalone, sentinel or cluster")
@@ -133,6 +166,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&c.RedisUsername, "redis-username", "", "Redis ACL user name")
 	fs.StringVar(&c.RedisPassword, "redis-password", "", "Redis password (prefer the environment variable)")
 	fs.BoolVar(&c.RedisTLS, "redis-tls", false, "connect to Redis over TLS")
+	fs.StringVar(&c.BusKeyFile, "bus-key-file", "", "file with the shared key (32+ bytes, one per line: the first signs, all verify) that authenticates Redis bus messages with an HMAC; messages failing it are dropped (docs/redis.md)")
 
 	fs.StringVar(&c.RoomServiceURL, "room-service-url", "", "Room Service base URL (empty = every room exists, in --default-room-mode)")
 	fs.DurationVar(&c.RoomServiceTimeout, "room-service-timeout", 3*time.Second, "timeout of one Room Service call")
@@ -159,7 +193,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.Int64Var(&c.MaxPayload, "max-payload", 1_000_000, "largest WebSocket frame in bytes; a larger frame closes the connection")
 
 	fs.IntVar(&c.ChatHistory, "chat-history", 50, "chat messages per room kept for, and sent in, the join_room ack (including ones already saved by the Chat Service)")
-	fs.DurationVar(&c.ChatHistoryTTL, "chat-history-ttl", 24*time.Hour, "with Redis, a room's chat history expires after this long without messages")
+	fs.DurationVar(&c.ChatHistoryTTL, "chat-history-ttl", 24*time.Hour, "a room's chat history (in Redis, or in memory without Redis) expires after this long without messages")
 	fs.Float64Var(&c.ChatRate, "chat-rate", 10, "chat messages per second one user may send (token bucket); excess gets rate_limited")
 	fs.IntVar(&c.ChatBurst, "chat-burst", 20, "burst size of the per-user chat rate limit")
 	fs.IntVar(&c.ChatBufferRoom, "chat-buffer-room", 10000, "unsaved chat messages one room may hold while the Chat Service is slow or down; beyond it senders get rate_limited")
@@ -171,6 +205,21 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, time to move clients off this node before exiting")
 	fs.DurationVar(&c.DrainReconnectJitter, "drain-reconnect-jitter", 5*time.Second, "upper bound of the random delay clients are told to wait before reconnecting during a drain")
 	fs.Float64Var(&c.DrainMaxReconnectShare, "drain-max-reconnect-share", 0.1, "during a drain, at most this share of the node's sockets is closed (and reconnects elsewhere) per second")
+
+	fs.IntVar(&c.SendQueueBytes, "send-queue-bytes", 4<<20, "bytes queued per socket; a socket whose queue holds more is disconnected as a slow consumer (on top of --send-queue frames)")
+	fs.IntVar(&c.JoinHistoryBytes, "join-history-bytes", 64<<10, "most bytes of chat history in one join_room ack (the newest messages are kept)")
+	fs.Float64Var(&c.JoinRate, "join-rate", 2, "join_room events per second one user may send on this node (token bucket, all the user's sockets); excess gets rate_limited")
+	fs.IntVar(&c.JoinBurst, "join-burst", 10, "burst size of the per-user join_room rate limit")
+	fs.Float64Var(&c.RelayRate, "relay-rate", 50, "webrtc_* relays per second one user may send on this node (token bucket, all targets); excess gets rate_limited")
+	fs.IntVar(&c.RelayBurst, "relay-burst", 200, "burst size of the per-user relay rate limit")
+	fs.Float64Var(&c.RelayTargetRate, "relay-target-rate", 20, "webrtc_* relays per second from one user to one target user (token bucket); excess gets rate_limited")
+	fs.IntVar(&c.RelayTargetBurst, "relay-target-burst", 50, "burst size of the per-sender-and-target relay rate limit; keep it well below --send-queue")
+	fs.IntVar(&c.ChatHistoryRooms, "chat-history-rooms", 10000, "without Redis, rooms whose chat history is kept in memory; the least recently active room's history goes first (idle rooms also expire after --chat-history-ttl)")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "a socket must authenticate (Socket.IO CONNECT) this long after the upgrade at the latest; pongs do not extend it")
+	fs.IntVar(&c.MaxConnections, "max-connections", 0, "most WebSocket connections on this node; further upgrades get HTTP 503 (readiness is unaffected; 0 = unlimited)")
+	fs.IntVar(&c.MaxConnectionsPerUser, "max-connections-per-user", 0, "most authenticated sockets of one user on this node; further CONNECTs get a connect_error (0 = unlimited)")
+	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", 0, "most WebSocket connections from one client IP on this node; further upgrades get HTTP 429 (0 = unlimited; see --trusted-proxies)")
+	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs of proxies (load balancers) whose X-Forwarded-For names the client IP for --max-connections-per-ip; other peers' headers are ignored")
 
 	fs.Float64Var(&c.MemoryLimitRatio, "memory-limit-ratio", 0.9, "in a container with a memory limit (cgroup) and without GOMEMLIMIT, the Go runtime's soft memory limit is this share of it, so the GC works harder before the kernel kills the node (0 = leave the runtime alone)")
 
@@ -203,11 +252,27 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if c.Dev && getenv(EnvName("demo")) == "" && !flagGiven(fs, "demo") {
+	given := func(name string) bool { return getenv(EnvName(name)) != "" || flagGiven(fs, name) }
+	if c.Dev && !given("demo") {
 		c.Demo = true
+	}
+	// A dev node mints tokens for anyone who asks: unless told otherwise it listens on
+	// loopback only.
+	if c.Dev && !given("listen") {
+		c.Listen = devListen
+	}
+	if c.Dev && !given("metrics-listen") {
+		c.MetricsListen = devMetricsListen
 	}
 	return c, c.Validate()
 }
+
+const (
+	defaultListen        = ":8080"
+	devListen            = "127.0.0.1:8080"
+	defaultMetricsListen = ":9090"
+	devMetricsListen     = "127.0.0.1:9090"
+)
 
 func flagGiven(fs *flag.FlagSet, name string) bool {
 	given := false
@@ -222,6 +287,9 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 // Validate reports configuration mistakes with the flag to fix.
 func (c Config) Validate() error {
 	var errs []error
+	if c.MetricsListen == "" {
+		errs = append(errs, errors.New("--metrics-listen must not be empty"))
+	}
 	if c.NodeID == "" {
 		errs = append(errs, errors.New("--node-id must not be empty"))
 	}
@@ -231,10 +299,14 @@ func (c Config) Validate() error {
 	if !c.Dev && c.JWTPublicKey == "" && c.JWKSURL == "" {
 		errs = append(errs, errors.New("--jwt-public-key or --jwks-url is required (or use --dev for a generated key pair)"))
 	}
+	errs = append(errs, c.failClosed()...)
 	switch c.RedisMode {
 	case "standalone", "sentinel", "cluster":
 	default:
 		errs = append(errs, fmt.Errorf("--redis-mode must be standalone, sentinel or cluster, not %q", c.RedisMode))
+	}
+	if c.BusKeyFile != "" && !c.UsesRedis() {
+		errs = append(errs, errors.New("--bus-key-file needs a Redis bus (--redis-url or --redis-addrs)"))
 	}
 	if c.RedisMode == "sentinel" && c.RedisMasterName == "" && len(c.RedisAddrs) > 0 {
 		errs = append(errs, errors.New("--redis-mode=sentinel needs --redis-master-name"))
@@ -254,6 +326,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--%s must be positive", name))
 		}
 	}
+	pos("jwks-refresh", c.JWKSRefresh)
 	pos("reconnect-window", c.ReconnectWindow)
 	pos("presence-ttl", c.PresenceTTL)
 	pos("ping-interval", c.PingInterval)
@@ -279,6 +352,12 @@ func (c Config) Validate() error {
 	if c.ChatClaimIdle < 0 {
 		errs = append(errs, errors.New("--chat-claim-idle must not be negative"))
 	}
+	if c.TokenRefreshLead < 0 || c.TokenExpiryGrace < 0 {
+		errs = append(errs, errors.New("--token-refresh-lead and --token-expiry-grace must not be negative"))
+	}
+	if c.Revocation && !c.UsesRedis() {
+		errs = append(errs, errors.New("--revocation needs Redis (--redis-url or --redis-addrs): the revocation list is kept there"))
+	}
 	if c.MaxRoomSize < 0 {
 		errs = append(errs, errors.New("--max-room-size must not be negative"))
 	}
@@ -297,6 +376,7 @@ func (c Config) Validate() error {
 	if c.SendQueue <= 0 {
 		errs = append(errs, errors.New("--send-queue must be positive"))
 	}
+	errs = append(errs, c.validateBudgets()...)
 	return errors.Join(errs...)
 }
 

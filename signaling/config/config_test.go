@@ -11,8 +11,13 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
+// prod are the flags a production node cannot start without.
+func prod(more ...string) []string {
+	return append([]string{"--jwt-public-key=/k.pem", "--allowed-origins=https://app.example", "--jwt-audience=switchboard"}, more...)
+}
+
 func TestDefaults(t *testing.T) {
-	c, err := Parse([]string{"--jwt-public-key=/k.pem"}, env(nil), &bytes.Buffer{})
+	c, err := Parse(prod(), env(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +35,7 @@ func TestEnvironmentAndFlagPrecedence(t *testing.T) {
 		"SIGNALING_ALLOWED_ORIGINS":  "https://a.example, https://b.example",
 		"SIGNALING_RECONNECT_WINDOW": "7s",
 		"SIGNALING_JWT_PUBLIC_KEY":   "/env.pem",
+		"SIGNALING_JWT_AUDIENCE":     "switchboard",
 	})
 	c, err := Parse([]string{"--listen=:9100"}, e, &bytes.Buffer{})
 	if err != nil {
@@ -94,7 +100,7 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 }
 
 func TestSFUFlags(t *testing.T) {
-	c, err := Parse([]string{"--jwt-public-key=/k.pem"}, env(nil), &bytes.Buffer{})
+	c, err := Parse(prod(), env(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +108,7 @@ func TestSFUFlags(t *testing.T) {
 		c.MediaCreateTimeout != 5*time.Second || c.MediaCallTimeout != 3*time.Second {
 		t.Fatalf("sfu defaults = %+v", c)
 	}
-	c, err = Parse([]string{"--jwt-public-key=/k.pem", "--media-breaker-threshold=2", "--p2p-fallback-max-participants=0"},
+	c, err = Parse(prod("--media-breaker-threshold=2", "--p2p-fallback-max-participants=0"),
 		env(map[string]string{"SIGNALING_MEDIA_HEALTH_INTERVAL": "250ms"}), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +117,7 @@ func TestSFUFlags(t *testing.T) {
 		t.Fatalf("sfu flags = %+v", c)
 	}
 	for _, bad := range []string{"--media-breaker-threshold=0", "--media-health-interval=0s", "--p2p-fallback-max-participants=-1", "--media-call-timeout=0s"} {
-		_, err := Parse([]string{"--jwt-public-key=/k.pem", bad}, env(nil), &bytes.Buffer{})
+		_, err := Parse(prod(bad), env(nil), &bytes.Buffer{})
 		name := strings.SplitN(strings.TrimPrefix(bad, "--"), "=", 2)[0]
 		if err == nil || !strings.Contains(err.Error(), "--"+name) {
 			t.Errorf("%s: err = %v, want one naming --%s", bad, err, name)
@@ -120,7 +126,7 @@ func TestSFUFlags(t *testing.T) {
 }
 
 func TestChatFlags(t *testing.T) {
-	c, err := Parse([]string{"--jwt-public-key=/k.pem"}, env(nil), &bytes.Buffer{})
+	c, err := Parse(prod(), env(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +134,7 @@ func TestChatFlags(t *testing.T) {
 		c.ChatBatchSize != 500 || c.ChatFlushInterval != 100*time.Millisecond || c.ChatClaimIdle != 0 || c.ChatHistoryTTL != 24*time.Hour {
 		t.Fatalf("chat defaults = %+v", c)
 	}
-	c, err = Parse([]string{"--jwt-public-key=/k.pem", "--chat-buffer-room=5", "--chat-rate=2.5"},
+	c, err = Parse(prod("--chat-buffer-room=5", "--chat-rate=2.5"),
 		env(map[string]string{"SIGNALING_CHAT_FLUSH_INTERVAL": "1s", "SIGNALING_CHAT_BUFFER_TOTAL": "50"}), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +143,7 @@ func TestChatFlags(t *testing.T) {
 		t.Fatalf("chat flags = %+v", c)
 	}
 	for _, bad := range []string{"--chat-buffer-room=0", "--chat-batch-size=0", "--chat-flush-interval=0s", "--chat-rate=0", "--chat-claim-idle=-1s"} {
-		_, err := Parse([]string{"--jwt-public-key=/k.pem", bad}, env(nil), &bytes.Buffer{})
+		_, err := Parse(prod(bad), env(nil), &bytes.Buffer{})
 		name := strings.SplitN(strings.TrimPrefix(bad, "--"), "=", 2)[0]
 		if err == nil || !strings.Contains(err.Error(), "--"+name) {
 			t.Errorf("%s: err = %v, want one naming --%s", bad, err, name)
@@ -149,5 +155,28 @@ func TestChatFlags(t *testing.T) {
 		if !strings.Contains(out.String(), "--"+f+"  ["+EnvName(f)+"]") {
 			t.Errorf("--help lacks --%s", f)
 		}
+	}
+}
+
+func TestGrantAndTokenLifetimeFlags(t *testing.T) {
+	c, err := Parse(prod(), env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RequireRoomGrant || c.TokenRefreshLead != time.Minute || c.TokenExpiryGrace != 0 || c.Revocation {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, err = Parse(prod(), env(map[string]string{
+		"SIGNALING_REQUIRE_ROOM_GRANT": "true", "SIGNALING_TOKEN_REFRESH_LEAD": "2m",
+		"SIGNALING_TOKEN_EXPIRY_GRACE": "5s", "SIGNALING_REVOCATION": "true", "SIGNALING_REDIS_URL": "redis://r:6379",
+	}), &bytes.Buffer{})
+	if err != nil || !c.RequireRoomGrant || c.TokenRefreshLead != 2*time.Minute || c.TokenExpiryGrace != 5*time.Second || !c.Revocation {
+		t.Fatalf("from the environment: %+v, %v", c, err)
+	}
+	if _, err := Parse(append(prod(), "--revocation"), env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--revocation needs Redis") {
+		t.Fatalf("--revocation without Redis: %v", err)
+	}
+	if _, err := Parse(append(prod(), "--token-expiry-grace=-1s"), env(nil), &bytes.Buffer{}); err == nil {
+		t.Fatal("a negative grace was accepted")
 	}
 }

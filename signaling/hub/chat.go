@@ -32,6 +32,11 @@ func (h *Hub) onChatMessage(ctx context.Context, s *Session, payload json.RawMes
 	if n := utf8.RuneCountInString(content); n > h.opts.MaxChatLength {
 		return nil, vocab.Errorf(vocab.CodeInvalidPayload, "message is %d characters; the limit is %d", n, h.opts.MaxChatLength)
 	}
+	// JSON escaping makes a character up to 6 bytes on the wire and in storage: the
+	// encoded content is bounded too, at 4 bytes per allowed character (any emoji passes).
+	if n := encodedLen(content); n > 4*h.opts.MaxChatLength {
+		return nil, vocab.Errorf(vocab.CodeInvalidPayload, "message is %d bytes once encoded; the limit is %d", n, 4*h.opts.MaxChatLength)
+	}
 	room := s.Room()
 	if room == "" {
 		return nil, vocab.Errorf(vocab.CodeNotInRoom, "join a room before sending chat messages")
@@ -52,4 +57,10 @@ func (h *Hub) onChatMessage(ctx context.Context, s *Session, payload json.RawMes
 	data, _ := json.Marshal(msg)
 	h.broadcast(room, "chat_message", data, "")
 	return map[string]any{"id": msg.ID, "timestamp": msg.Timestamp}, nil
+}
+
+// encodedLen is the size of content as a JSON string, without its quotes.
+func encodedLen(content string) int {
+	b, _ := json.Marshal(content)
+	return len(b) - 2
 }

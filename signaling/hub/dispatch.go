@@ -21,13 +21,14 @@ type handlerFunc func(h *Hub, ctx context.Context, s *Session, payload json.RawM
 type EventHandler func(ctx context.Context, s *Session, payload json.RawMessage) (any, *vocab.Error)
 
 var builtinEvents = map[string]handlerFunc{
-	"join_room":            (*Hub).onJoinRoom,
+	"join_room":            perUser(joinLimiter, "join_room events", (*Hub).onJoinRoom),
 	"leave_room":           (*Hub).onLeaveRoom,
-	"webrtc_offer":         relay("webrtc_offer", "sdp"),
-	"webrtc_answer":        relay("webrtc_answer", "sdp"),
-	"webrtc_ice_candidate": relay("webrtc_ice_candidate", "candidate"),
+	"webrtc_offer":         perUser(relayLimiter, "relays", relay("webrtc_offer", "sdp")),
+	"webrtc_answer":        perUser(relayLimiter, "relays", relay("webrtc_answer", "sdp")),
+	"webrtc_ice_candidate": perUser(relayLimiter, "relays", relay("webrtc_ice_candidate", "candidate")),
 	"chat_message":         (*Hub).onChatMessage,
 	"heartbeat":            (*Hub).onHeartbeat,
+	"refresh_token":        (*Hub).onRefreshToken,
 }
 
 // HandleEvent runs one client event. ackID is protocol.NoAck when the client wants no

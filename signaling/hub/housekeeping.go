@@ -41,6 +41,7 @@ func (h *Hub) housekeeping() {
 			h.heartbeatNode(state)
 			h.reapDeadNodes()
 			h.expireSilentMembers(time.Now())
+			h.limits.forgetIdle(time.Now())
 		}
 	}
 }

@@ -33,10 +33,30 @@ type Options struct {
 	MaxEventBytes   int           // largest event payload accepted
 	MaxChatLength   int           // in characters
 	ChatHistory     int           // messages in the join_room ack
-	EventRate       float64       // events per second per socket
-	EventBurst      int
-	NodeHeartbeat   time.Duration // node liveness refresh period (TTL is 3×)
-	RedisTimeout    time.Duration // bound for one presence/broker call
+	// JoinHistoryBytes caps the encoded chat history in one join_room ack (newest kept).
+	JoinHistoryBytes int
+	EventRate        float64 // events per second per socket
+	EventBurst       int
+	// Per-user limits (all the user's sockets on this node): join_room, relays, and relays
+	// from one user to one target. A negative rate disables one.
+	JoinRate         float64
+	JoinBurst        int
+	RelayRate        float64
+	RelayBurst       int
+	RelayTargetRate  float64
+	RelayTargetBurst int
+	NodeHeartbeat    time.Duration // node liveness refresh period (TTL is 3×)
+	RedisTimeout     time.Duration // bound for one presence/broker call
+	// RequireRoomGrant: a join needs a grant from the token's `rooms` claim or the Room
+	// Service's member list (docs/security.md §Room grants).
+	RequireRoomGrant bool
+	// TokenRefreshLead: token_expiring goes out this long before the token's exp (0: no
+	// notice). TokenExpiryGrace: the session ends this long after exp without a refresh.
+	TokenRefreshLead time.Duration
+	TokenExpiryGrace time.Duration
+	// Tokens checks refresh_token tokens as CONNECT does; nil answers refresh_token with
+	// internal.
+	Tokens TokenChecker
 	// RelayRouteTTL is how long the node holding a relay target is remembered
 	// (see routeCache); negative disables the cache.
 	RelayRouteTTL time.Duration
@@ -94,6 +114,20 @@ func (o *Options) withDefaults() {
 	if o.EventBurst <= 0 {
 		o.EventBurst = 200
 	}
+	if o.JoinHistoryBytes <= 0 {
+		o.JoinHistoryBytes = 64 << 10
+	}
+	defRate := func(r *float64, b *int, rate float64, burst int) {
+		if *r == 0 {
+			*r = rate
+		}
+		if *b <= 0 {
+			*b = burst
+		}
+	}
+	defRate(&o.JoinRate, &o.JoinBurst, 2, 10)
+	defRate(&o.RelayRate, &o.RelayBurst, 50, 200)
+	defRate(&o.RelayTargetRate, &o.RelayTargetBurst, 20, 50)
 }
 
 // Hub is one node's session and room manager.
@@ -120,6 +154,7 @@ type Hub struct {
 	busDownAt   atomic.Int64 // Unix nanos when the broker was last seen not ready (or the start)
 	drainJitter atomic.Int64 // DrainOptions.Jitter, in nanoseconds
 	routes      routeCache
+	limits      rateLimits
 
 	resync chan struct{} // non-blocking signal: re-write local presence
 	ctx    context.Context
@@ -152,6 +187,7 @@ func New(opts Options) *Hub {
 		roomLocks: newRoomLocks(),
 		resync:    make(chan struct{}, 1),
 		routes:    routeCache{ttl: opts.RelayRouteTTL},
+		limits:    newRateLimits(opts),
 		ctx:       ctx,
 		cancel:    cancel,
 	}

@@ -5,7 +5,6 @@ package hub
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 	"unicode/utf8"
 
@@ -43,16 +42,15 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		return nil, vocab.Errorf(vocab.CodeInvalidPayload, "roomId must be a string of 1-128 printable characters without braces")
 	}
 	room := req.RoomID
-	info, err := h.opts.Rooms.Lookup(ctx, room)
-	if errors.Is(err, vocab.ErrRoomNotFound) {
-		return nil, vocab.Errorf(vocab.CodeRoomNotFound, "room %q does not exist", room)
-	}
-	if err != nil {
-		h.log.Warn("room lookup failed", "room", room, "err", err)
-		return nil, vocab.Errorf(vocab.CodeInternal, "could not load room %q: the room service is unavailable; try again", room)
+	// Every join is checked, a rejoin within the reconnection window and a join of the
+	// room the socket is already in included: grants may have changed since.
+	info, perr := h.lookupGranted(ctx, s, room)
+	if perr != nil {
+		return nil, perr
 	}
 
-	if cur := s.Room(); cur != "" && cur != room {
+	cur := s.Room()
+	if cur != "" && cur != room {
 		h.leave(s, cur, "left")
 	}
 
@@ -127,13 +125,7 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 			others = append(others, participant{m.UserID, m.Name})
 		}
 	}
-	history, err := h.opts.Chat.Recent(ctx, room, h.opts.ChatHistory)
-	if err != nil {
-		h.log.Warn("chat history unavailable", "room", room, "err", err)
-	}
-	if history == nil {
-		history = []vocab.ChatMessage{}
-	}
+	history := h.joinHistory(ctx, room, cur == room)
 	mode := info.Mode
 	if mode == "" {
 		mode = vocab.ModeP2P

@@ -15,6 +15,10 @@ import (
 // Connect registers an authenticated session.
 func (h *Hub) Connect(s *Session, conn Conn) {
 	s.conn = conn
+	s.mu.Lock()
+	s.grants = s.User.Rooms
+	s.mu.Unlock()
+	h.armTokenLife(s, s.User.ExpiresAt)
 	s.limiter = tokenBucket{rate: h.opts.EventRate, burst: float64(h.opts.EventBurst)}
 	s.touch(time.Now())
 	h.mu.Lock()
@@ -59,6 +63,7 @@ func (h *Hub) unregister(s *Session, why DisconnectReason) (followUp func()) {
 	}
 	delete(h.sessions, s.ID)
 	h.mu.Unlock()
+	stopTokenLife(s)
 	h.m.Connections.Dec()
 
 	room := s.Room()

@@ -38,6 +38,9 @@ func relay(event, field string) handlerFunc {
 		}
 		data := relayPayload(room, s.User.UserID, field, value)
 		if t := h.localMember(room, to); t != nil {
+			if perr := h.allowRelayTo(s, to, event); perr != nil {
+				return nil, perr
+			}
 			h.send(t, protocol.EventFrame(event, data), event)
 			return nil, nil
 		}
@@ -54,6 +57,10 @@ func relay(event, field string) handlerFunc {
 			}
 			node = m.NodeID
 			h.routes.put(room, to, node, now)
+		}
+		// Checked once the target is known to exist, so that made-up targets add no buckets.
+		if perr := h.allowRelayTo(s, to, event); perr != nil {
+			return nil, perr
 		}
 		if err := h.opts.Broker.PublishNode(ctx, node, brokerUser(room, to, s.User.UserID, event, data, h.opts.NodeID)); err != nil {
 			h.routes.forget(room, to)

@@ -29,6 +29,17 @@ type Session struct {
 
 	mu   sync.Mutex
 	room string // the room this session is in ("" when none); guarded by mu
+	// grants is the `rooms` claim of the session's current token (User.Rooms until a
+	// refresh_token replaces it); guarded by mu.
+	grants auth.RoomGrant
+	life   tokenLife // the token's clock (lifetime.go); guarded by mu
+}
+
+// Grants returns the `rooms` claim of the session's current token.
+func (s *Session) Grants() auth.RoomGrant {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.grants
 }
 
 // Room returns the room the session is in, or "".

@@ -25,6 +25,9 @@ type Metrics struct {
 	AuthFailures    *prometheus.CounterVec // by reason
 	Disconnects     *prometheus.CounterVec // by reason
 	SlowConsumers   prometheus.Counter
+	// ConnectionsRefused counts connections refused by a cap: node_full, ip_limit, user_limit.
+	ConnectionsRefused *prometheus.CounterVec
+	DevMode            prometheus.Gauge
 
 	Redis *RedisMetrics
 	Chat  *ChatMetrics
@@ -45,8 +48,10 @@ func New() *Metrics {
 	m.Errors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "errors_total", Help: "Errors returned to clients, by protocol error code."}, []string{"code"})
 	m.AuthFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "auth_failures_total", Help: "Rejected connection attempts, by reason."}, []string{"reason"})
 	m.Disconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "disconnects_total", Help: "Closed connections, by reason."}, []string{"reason"})
-	m.SlowConsumers = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "slow_consumer_disconnects_total", Help: "Connections closed because their send queue was full."})
-	for _, c := range []prometheus.Collector{m.Connections, m.ConnectionsOpen, m.Rooms, m.EventsIn, m.EventsOut, m.Errors, m.AuthFailures, m.Disconnects, m.SlowConsumers} {
+	m.SlowConsumers = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "slow_consumer_disconnects_total", Help: "Connections closed because their send queue was full (frames or bytes)."})
+	m.ConnectionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "connections_refused_total", Help: "Connections refused by a connection cap, by cap (node_full, ip_limit, user_limit)."}, []string{"reason"})
+	m.DevMode = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "dev_mode", Help: "1 when the node runs with --dev (generated keys, /dev/token): alert on it in production."})
+	for _, c := range []prometheus.Collector{m.Connections, m.ConnectionsOpen, m.Rooms, m.EventsIn, m.EventsOut, m.Errors, m.AuthFailures, m.Disconnects, m.SlowConsumers, m.ConnectionsRefused, m.DevMode} {
 		f(c)
 	}
 	m.Redis = newRedisMetrics(reg)

@@ -20,6 +20,9 @@ type RedisMetrics struct {
 	// DeliveryStalls counts times the subscriber waited because the node's handler queue
 	// was full (the bus never drops a message to make room).
 	DeliveryStalls prometheus.Counter
+	// BusRejected counts received bus messages dropped because they failed the bus key
+	// check, by reason: unsigned, bad_mac.
+	BusRejected *prometheus.CounterVec
 }
 
 // NewRedisMetrics creates the Redis collectors and registers them on reg (pass
@@ -39,7 +42,8 @@ func newRedisMetrics(reg prometheus.Registerer) *RedisMetrics {
 		Resyncs:          prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "presence", Name: "resyncs_total", Help: "Times local presence was re-written after Redis came back."}),
 		Resubscribes:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "redis", Name: "resubscribes_total", Help: "Pub/sub connections re-established after a gap, by reason (conn_error, watchdog)."}, []string{"reason"}),
 		DeliveryStalls:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "redis", Name: "delivery_stalls_total", Help: "Times the subscriber waited for a full handler queue (messages are never dropped)."}),
+		BusRejected:      prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "redis", Name: "bus_rejected_total", Help: "Bus messages dropped because they failed the --bus-key-file check, by reason (unsigned, bad_mac)."}, []string{"reason"}),
 	}
-	reg.MustRegister(m.Published, m.Received, m.PublishLatency, m.DeliveryLatency, m.WatchdogHealthy, m.WatchdogFailures, m.Degraded, m.PresenceCleanups, m.Resyncs, m.Resubscribes, m.DeliveryStalls)
+	reg.MustRegister(m.Published, m.Received, m.PublishLatency, m.DeliveryLatency, m.WatchdogHealthy, m.WatchdogFailures, m.Degraded, m.PresenceCleanups, m.Resyncs, m.Resubscribes, m.DeliveryStalls, m.BusRejected)
 	return m
 }

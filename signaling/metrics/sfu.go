@@ -26,7 +26,7 @@ type SFUMetrics struct {
 
 func newSFUMetrics(reg prometheus.Registerer) *SFUMetrics {
 	m := &SFUMetrics{
-		RoomCache:          prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "room_cache", Name: "lookups_total", Help: "Room lookups by result (hit, miss)."}, []string{"result"}),
+		RoomCache:          prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "room_cache", Name: "lookups_total", Help: "Room lookups by result (hit, miss, not_found_hit: a recent 404 remembered)."}, []string{"result"}),
 		RoomService:        prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "room_service", Name: "calls_total", Help: "Room Service calls by outcome (ok, not_found, error)."}, []string{"outcome"}),
 		MediaCalls:         prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "media", Name: "calls_total", Help: "Media Service calls by operation and outcome (ok, client_error, server_error, timeout, refused, bad_response, canceled, rejected)."}, []string{"op", "outcome"}),
 		MediaLatency:       prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "media", Name: "call_seconds", Help: "Duration of Media Service calls, by operation.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"op"}),

@@ -75,6 +75,9 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("node: a token verifier is required")
 	}
 	n := &Node{Config: cfg, Metrics: metrics.New(), log: log}
+	if cfg.Dev {
+		n.Metrics.DevMode.Set(1)
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -94,10 +97,26 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		ChatHistory:     cfg.ChatHistory,
 		EventRate:       cfg.EventRate,
 		EventBurst:      cfg.EventBurst,
+
+		RequireRoomGrant: cfg.RequireRoomGrant,
+		TokenRefreshLead: cfg.TokenRefreshLead,
+		TokenExpiryGrace: cfg.TokenExpiryGrace,
+		JoinHistoryBytes: cfg.JoinHistoryBytes,
+		JoinRate:         cfg.JoinRate,
+		JoinBurst:        cfg.JoinBurst,
+		RelayRate:        cfg.RelayRate,
+		RelayBurst:       cfg.RelayBurst,
+		RelayTargetRate:  cfg.RelayTargetRate,
+		RelayTargetBurst: cfg.RelayTargetBurst,
 	}
 	if err := n.connectBus(ctx, &ho, opts.Broker); err != nil {
 		return nil, err
 	}
+	var revocations auth.RevocationList
+	if cfg.Revocation && n.redis != nil {
+		revocations = auth.RedisRevocations{Client: n.redis}
+	}
+	ho.Tokens = auth.Checker{Verifier: opts.Verifier, Revocations: revocations}
 	if opts.Hub.Chat == nil {
 		if err := n.newChat(&ho); err != nil {
 			return nil, err
@@ -120,19 +139,27 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	}
 
 	so := server.Options{
-		Hub: n.Hub, Verifier: opts.Verifier, Metrics: n.Metrics, Logger: log,
+		Hub: n.Hub, Verifier: opts.Verifier, Revocations: revocations, Metrics: n.Metrics, Logger: log,
 		CookieName: cfg.JWTCookie, AllowedOrigins: cfg.AllowedOrigins,
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxPayload,
-		SendQueue: cfg.SendQueue,
+		SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes, ConnectTimeout: cfg.ConnectTimeout,
+		MaxConnections: cfg.MaxConnections, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+		MaxConnectionsPerUser: cfg.MaxConnectionsPerUser,
 	}
+	// Validated by config.Parse; a hand-built Config with a bad entry trusts no proxy.
+	so.TrustedProxies, _ = config.ParseCIDRs(cfg.TrustedProxies)
 	overlay(&so, opts.Server)
 	n.Server = server.New(so)
 	ok = true
 	return n, nil
 }
 
-// Handler serves Socket.IO, /healthz, /readyz and /metrics; add routes on Server.Mux().
+// Handler serves the client port: Socket.IO, /healthz and /readyz; add routes on
+// Server.Mux().
 func (n *Node) Handler() http.Handler { return n.Server }
+
+// MetricsHandler serves /metrics, for the --metrics-listen listener.
+func (n *Node) MetricsHandler() http.Handler { return server.MetricsHandler(n.Metrics) }
 
 // Drain is the SIGTERM sequence's middle (docs/operations.md §Draining): /readyz fails and
 // new upgrades are refused, the node is marked draining, and its sockets are closed on a
@@ -206,6 +233,11 @@ func (n *Node) connectBus(ctx context.Context, ho *hub.Options, bo broker.RedisO
 	if err := client.Ping(pingCtx).Err(); err != nil {
 		n.log.Warn("Redis is not reachable yet; starting degraded (local users only, not ready)", "err", err)
 	}
+	if cfg.BusKeyFile != "" && bo.BusKey == nil {
+		if bo.BusKey, err = broker.LoadBusKey(cfg.BusKeyFile); err != nil {
+			return err
+		}
+	}
 	store := presence.NewRedis(client, presence.RedisOptions{Metrics: n.Metrics.Redis})
 	bo.NodeID, bo.Metrics, bo.Logger = cfg.NodeID, n.Metrics.Redis, n.log
 	ho.Broker, ho.Presence, ho.Nodes = broker.NewRedis(client, bo), store, store
@@ -223,6 +255,7 @@ func (n *Node) newChat(ho *hub.Options) error {
 		ServiceTimeout: cfg.ChatServiceTimeout,
 		History:        cfg.ChatHistory,
 		HistoryTTL:     cfg.ChatHistoryTTL,
+		HistoryRooms:   cfg.ChatHistoryRooms,
 		MaxRoomBuffer:  cfg.ChatBufferRoom,
 		MaxTotalBuffer: cfg.ChatBufferTotal,
 		Rate:           cfg.ChatRate,

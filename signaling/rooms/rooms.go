@@ -1,5 +1,6 @@
 // Package rooms is the node's read-through cache of the Room Service (docs/backends.md §Room Service): join_room
-// asks it whether a room exists, in which mode it runs and how many may join.
+// asks it whether a room exists, in which mode it runs, how many may join and, when the Room
+// Service lists them, who may join (`members`).
 //
 // A lookup reads `room:{roomId}` from Redis (or an in-memory cache without Redis); on a miss
 // it calls `GET {base}/internal/rooms/{roomId}`, stores the answer with a one-hour TTL and
@@ -44,10 +45,12 @@ type Options struct {
 	// Redis holds the shared cache; nil keeps the cache in this process.
 	Redis redis.UniversalClient
 	// TTL of a cached answer (default DefaultTTL).
-	TTL        time.Duration
-	HTTPClient *http.Client
-	Metrics    *metrics.SFUMetrics // nil = not counted
-	Logger     *slog.Logger
+	TTL time.Duration
+	// NotFoundTTL: how long this node remembers a 404 (default DefaultNotFoundTTL).
+	NotFoundTTL time.Duration
+	HTTPClient  *http.Client
+	Metrics     *metrics.SFUMetrics // nil = not counted
+	Logger      *slog.Logger
 }
 
 // Cache implements vocab.RoomDirectory on top of the Room Service.
@@ -56,6 +59,7 @@ type Cache struct {
 	base   string
 	log    *slog.Logger
 	flight singleflight.Group
+	absent notFoundCache
 
 	mu  sync.Mutex
 	mem map[string]memEntry // used without Redis
@@ -79,14 +83,18 @@ func New(opts Options) *Cache {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{}
 	}
+	if opts.NotFoundTTL <= 0 {
+		opts.NotFoundTTL = DefaultNotFoundTTL
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Cache{
-		opts: opts,
-		base: strings.TrimRight(opts.ServiceURL, "/"),
-		log:  opts.Logger,
-		mem:  map[string]memEntry{},
+		opts:   opts,
+		base:   strings.TrimRight(opts.ServiceURL, "/"),
+		log:    opts.Logger,
+		mem:    map[string]memEntry{},
+		absent: notFoundCache{ttl: opts.NotFoundTTL},
 	}
 }
 
@@ -97,6 +105,10 @@ func (c *Cache) Lookup(ctx context.Context, roomID string) (vocab.RoomInfo, erro
 	if info, ok := c.cached(ctx, roomID); ok {
 		c.count("hit")
 		return info, nil
+	}
+	if c.absent.has(roomID, time.Now()) {
+		c.count("not_found_hit")
+		return vocab.RoomInfo{}, vocab.ErrRoomNotFound
 	}
 	c.count("miss")
 	// The shared call must not die with the first caller's context: the others wait
@@ -110,6 +122,9 @@ func (c *Cache) Lookup(ctx context.Context, roomID string) (vocab.RoomInfo, erro
 			return info, nil
 		}
 		info, err := c.fetch(fctx, roomID)
+		if errors.Is(err, vocab.ErrRoomNotFound) {
+			c.absent.add(roomID, time.Now())
+		}
 		if err != nil {
 			return vocab.RoomInfo{}, err
 		}
@@ -132,6 +147,7 @@ func (c *Cache) Invalidate(ctx context.Context, roomID string) error {
 	c.mu.Lock()
 	delete(c.mem, roomID)
 	c.mu.Unlock()
+	c.absent.forget(roomID)
 	if c.opts.Redis != nil {
 		return c.opts.Redis.Del(ctx, Key(roomID)).Err()
 	}
@@ -167,13 +183,27 @@ func (c *Cache) cached(ctx context.Context, roomID string) (vocab.RoomInfo, bool
 		}
 		return vocab.RoomInfo{}, false
 	}
-	var info vocab.RoomInfo
-	if err := json.Unmarshal(raw, &info); err != nil || !validMode(info.Mode) {
+	var e cacheEntry
+	if err := json.Unmarshal(raw, &e); err != nil || !validMode(e.Mode) {
 		c.log.Warn("room cache entry is not valid; asking the Room Service", "room", roomID, "value", string(raw))
 		return vocab.RoomInfo{}, false
 	}
-	info.ID = roomID
-	return info, true
+	if e.Schema < cacheSchema {
+		return vocab.RoomInfo{}, false // written without the member list: ask again
+	}
+	e.ID = roomID
+	return e.RoomInfo, true
+}
+
+// cacheSchema marks Redis entries that carry the Room Service's member list. An entry
+// without it was written by a node that did not know `members` (during an upgrade): read
+// as "unrestricted" it would let anyone into a members-only room for up to the TTL, so it
+// counts as a miss.
+const cacheSchema = 2
+
+type cacheEntry struct {
+	vocab.RoomInfo
+	Schema int `json:"schema"`
 }
 
 func (c *Cache) store(ctx context.Context, info vocab.RoomInfo) {
@@ -183,7 +213,7 @@ func (c *Cache) store(ctx context.Context, info vocab.RoomInfo) {
 		c.mu.Unlock()
 		return
 	}
-	b, _ := json.Marshal(info)
+	b, _ := json.Marshal(cacheEntry{RoomInfo: info, Schema: cacheSchema})
 	if err := c.opts.Redis.Set(ctx, Key(info.ID), b, c.opts.TTL).Err(); err != nil {
 		c.log.Warn("room cache write failed", "room", info.ID, "err", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,7 +44,7 @@ func TestMemoryCacheSharesOneCallAndServesHits(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			info, err := c.Lookup(context.Background(), "r1")
-			if err != nil || info != (vocab.RoomInfo{ID: "r1", Mode: "sfu", MaxParticipants: 8}) {
+			if err != nil || !reflect.DeepEqual(info, vocab.RoomInfo{ID: "r1", Mode: "sfu", MaxParticipants: 8}) {
 				t.Errorf("lookup = %+v, %v", info, err)
 			}
 		}()
@@ -95,5 +96,32 @@ func TestExpiredMemoryEntryIsRefetched(t *testing.T) {
 	}
 	if calls.Load() != 2 {
 		t.Fatalf("calls = %d, want 2 (the entry expired)", calls.Load())
+	}
+}
+
+// TestRoomServiceNotFoundIsCachedBriefly: joins of a room the Room Service does not know,
+// in a loop, ask it once per NotFoundTTL, not once per join; after the TTL it is asked
+// again (the room may exist by then). (Before: every lookup of a missing room was a call.)
+func TestRoomServiceNotFoundIsCachedBriefly(t *testing.T) {
+	var status, calls atomic.Int32
+	status.Store(404)
+	m := metrics.NewSFUMetrics(prometheus.NewRegistry())
+	c := New(Options{ServiceURL: roomService(t, &status, &calls).URL, Metrics: m, NotFoundTTL: time.Hour})
+	for i := 0; i < 20; i++ {
+		if _, err := c.Lookup(context.Background(), "nope"); !errors.Is(err, vocab.ErrRoomNotFound) {
+			t.Fatalf("lookup %d: %v", i, err)
+		}
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("Room Service calls for 20 lookups of a missing room = %d, want 1", calls.Load())
+	}
+	if v := testutil.ToFloat64(m.RoomCache.WithLabelValues("not_found_hit")); v != 19 {
+		t.Fatalf("not_found_hit = %v, want 19", v)
+	}
+	// Once the entry has expired, the Room Service is asked again.
+	c.absent.add("nope", time.Now().Add(-2*time.Hour))
+	status.Store(200)
+	if _, err := c.Lookup(context.Background(), "nope"); err != nil || calls.Load() != 2 {
+		t.Fatalf("after the TTL: err=%v calls=%d", err, calls.Load())
 	}
 }

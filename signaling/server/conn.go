@@ -19,7 +19,9 @@ import (
 // write: Send starts one when the queue was idle, and it exits once the queue is empty.
 // An idle connection therefore holds one goroutine, not two (the second goroutine's stack
 // was a quarter of an idle connection's memory). A client that cannot keep up is
-// disconnected instead of slowing down the room.
+// disconnected instead of slowing down the room: its queue is bounded both in frames and
+// in bytes (a few large frames, such as relayed SDPs or join acks, would otherwise pin
+// megabytes per non-reading socket).
 //
 // The queue is a slice that grows with use (an idle connection holds none) rather than a
 // channel allocated at full capacity: a 256-slot channel alone cost 6 KiB per connection.
@@ -41,17 +43,21 @@ type wsConn struct {
 	spare   [][]byte // a drained batch slice, reused by the next batch
 	pending int      // queued frames, plus those taken but not yet being written
 	qmax    int
-	writing bool   // a writer goroutine runs (after close: the socket is being or was closed)
-	closed  bool   // Close was called; Send refuses frames
-	reason  string // the first close reason
+	// pendingBytes is the size of the pending frames; over qmaxBytes the client is slow.
+	pendingBytes int
+	qmaxBytes    int
+	writing      bool   // a writer goroutine runs (after close: the socket is being or was closed)
+	closed       bool   // Close was called; Send refuses frames
+	reason       string // the first close reason
 }
 
-func newWSConn(ws *websocket.Conn, queueSize int, pingInterval, writeTimeout time.Duration, onSlow func()) *wsConn {
+func newWSConn(ws *websocket.Conn, queueSize, queueBytes int, pingInterval, writeTimeout time.Duration, onSlow func()) *wsConn {
 	cc, _ := ws.UnderlyingConn().(*coalescingConn)
 	return &wsConn{
 		ws:           ws,
 		cc:           cc,
 		qmax:         queueSize,
+		qmaxBytes:    queueBytes,
 		pingInterval: pingInterval,
 		writeTimeout: writeTimeout,
 		onSlow:       onSlow,
@@ -82,14 +88,15 @@ func (c *wsConn) ping() {
 	c.qmu.Unlock()
 }
 
-// Send queues a frame without blocking. A full queue closes the connection.
+// Send queues a frame without blocking. A full queue (frames or bytes) closes the
+// connection.
 func (c *wsConn) Send(frame []byte) bool {
 	c.qmu.Lock()
 	if c.closed {
 		c.qmu.Unlock()
 		return false
 	}
-	if c.pending >= c.qmax {
+	if c.pending >= c.qmax || c.pendingBytes+len(frame) > c.qmaxBytes {
 		c.qmu.Unlock()
 		if c.onSlow != nil {
 			c.onSlow()
@@ -99,6 +106,7 @@ func (c *wsConn) Send(frame []byte) bool {
 	}
 	c.queue = append(c.queue, frame)
 	c.pending++
+	c.pendingBytes += len(frame)
 	startWriter := !c.writing
 	c.writing = true
 	c.qmu.Unlock()
@@ -123,10 +131,12 @@ func (c *wsConn) returnLocked(batch [][]byte) {
 	}
 }
 
-// written marks one taken frame as leaving the queue (it is being written now).
-func (c *wsConn) written() {
+// written marks one taken frame of size bytes as leaving the queue (it is being written
+// now).
+func (c *wsConn) written(size int) {
 	c.qmu.Lock()
 	c.pending--
+	c.pendingBytes -= size
 	c.qmu.Unlock()
 }
 
@@ -226,7 +236,7 @@ func (c *wsConn) writeBatch(batch [][]byte) bool {
 		if !ok {
 			continue
 		}
-		c.written()
+		c.written(len(f))
 		ok = c.write(f)
 	}
 	if held {

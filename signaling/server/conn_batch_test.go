@@ -23,7 +23,7 @@ func pairWSConn(t *testing.T, queue int, pingInterval time.Duration, serve func(
 		if err != nil {
 			return
 		}
-		c := newWSConn(ws, queue, pingInterval, 5*time.Second, nil)
+		c := newWSConn(ws, queue, 64<<20, pingInterval, 5*time.Second, nil)
 		conns <- c
 		serve(c)
 	}))
@@ -80,7 +80,7 @@ func TestQueuedFramesArriveWholeAndInOrder(t *testing.T) {
 // TestSlowConsumerBoundHolds: the queue bound is unchanged by the slice queue.
 func TestSlowConsumerBoundHolds(t *testing.T) {
 	// writing: a writer is busy (and never takes anything here), so frames stay queued.
-	c := &wsConn{qmax: 3, writing: true}
+	c := &wsConn{qmax: 3, qmaxBytes: 1 << 20, writing: true}
 	slow := 0
 	c.onSlow = func() { slow++ }
 	c.ws = nil
@@ -102,7 +102,7 @@ func TestSlowConsumerBoundHolds(t *testing.T) {
 	if len(b) != 3 {
 		t.Fatalf("took %d frames", len(b))
 	}
-	c.written()
+	c.written(1)
 	if c.pending != 2 {
 		t.Fatalf("pending after one write = %d", c.pending)
 	}

@@ -1,5 +1,5 @@
 // Package server is the node's HTTP face: the Socket.IO endpoint over WebSocket, health
-// and readiness probes, and metrics.
+// and readiness probes on the client port, and metrics on a listener of their own.
 package server
 
 import (
@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -31,16 +32,28 @@ import (
 type Options struct {
 	Hub            *hub.Hub
 	Verifier       *auth.Verifier
+	Revocations    auth.RevocationList // revoked jtis are refused (--revocation); nil: off
 	Metrics        *metrics.Metrics
 	Logger         *slog.Logger
 	CookieName     string        // token cookie, default "access_token"
-	AllowedOrigins []string      // empty = any Origin; "*" allows all
+	AllowedOrigins []string      // "*" allows any Origin; empty = the node's own origin only
 	PingInterval   time.Duration // default 25 s
 	PingTimeout    time.Duration // default 20 s
 	MaxPayload     int64         // largest WebSocket frame, default 1,000,000 bytes
 	SendQueue      int           // frames queued per connection before it counts as slow, default 256
+	SendQueueBytes int           // bytes queued per connection before it counts as slow, default 4 MiB
 	WriteTimeout   time.Duration // default 10 s
-	ConnectTimeout time.Duration // time to send CONNECT after the upgrade, default 45 s
+	// ConnectTimeout: an authenticated CONNECT must arrive this long after the upgrade at the
+	// latest (default 10 s). The deadline is absolute: pongs and other frames do not move it.
+	ConnectTimeout time.Duration
+	// Connection caps (0 = unlimited): WebSocket connections on this node and from one
+	// client IP (refused before the upgrade), authenticated sockets of one user (refused at
+	// CONNECT). The client IP is the peer's, or from X-Forwarded-For when the peer is in
+	// TrustedProxies.
+	MaxConnections        int
+	MaxConnectionsPerIP   int
+	MaxConnectionsPerUser int
+	TrustedProxies        []netip.Prefix
 	// Extra routes (e.g. the demo page) are added by the caller on Mux().
 }
 
@@ -60,11 +73,14 @@ func (o *Options) withDefaults() {
 	if o.SendQueue <= 0 {
 		o.SendQueue = 256
 	}
+	if o.SendQueueBytes <= 0 {
+		o.SendQueueBytes = 4 << 20
+	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
 	}
 	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = 45 * time.Second
+		o.ConnectTimeout = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -86,12 +102,14 @@ type Server struct {
 	retryAfter time.Duration
 
 	conns sync.WaitGroup // open WebSocket handlers
+	caps  *connCaps
 }
 
 // New builds the server and its routes.
 func New(opts Options) *Server {
 	opts.withDefaults()
-	s := &Server{opts: opts, log: opts.Logger, m: opts.Metrics, mux: http.NewServeMux(), origins: map[string]bool{}, retryAfter: 5 * time.Second}
+	s := &Server{opts: opts, log: opts.Logger, m: opts.Metrics, mux: http.NewServeMux(), origins: map[string]bool{}, retryAfter: 5 * time.Second,
+		caps: newConnCaps(opts)}
 	for _, o := range opts.AllowedOrigins {
 		o = strings.TrimRight(strings.TrimSpace(o), "/")
 		if o == "*" {
@@ -99,9 +117,6 @@ func New(opts Options) *Server {
 		} else if o != "" {
 			s.origins[strings.ToLower(o)] = true
 		}
-	}
-	if len(s.origins) == 0 {
-		s.anyOrig = true
 	}
 	s.upgrader = websocket.Upgrader{
 		// 0: gorilla reads through the reader coalescingHijacker hands it (1 KiB, and
@@ -115,8 +130,16 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("/socket.io/", s.serveSocketIO)
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
 	s.mux.HandleFunc("/readyz", s.serveReady)
-	s.mux.Handle("/metrics", promhttp.HandlerFor(opts.Metrics.Registry, promhttp.HandlerOpts{}))
 	return s
+}
+
+// MetricsHandler serves /metrics of m. It belongs on its own listener (--metrics-listen),
+// not on the client port: metrics name rooms, versions and failure counts that clients on
+// the internet have no business reading.
+func MetricsHandler(m *metrics.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // Mux exposes the route table so callers can add pages (e.g. /demo).
@@ -168,6 +191,10 @@ func engineError(w http.ResponseWriter, status, code int, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg})
 }
 
+// originAllowed is the defence against cross-site WebSocket hijacking: a browser sends
+// the token cookie with an upgrade started by any web page, so only listed origins may
+// upgrade. With no list (a --dev node) only pages the node serves itself (/demo) may: the
+// Origin's host must be the request's Host. Clients that are not browsers send no Origin.
 func (s *Server) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" || s.anyOrig {
@@ -176,6 +203,9 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
 		return false
+	}
+	if len(s.origins) == 0 {
+		return strings.EqualFold(u.Host, r.Host)
 	}
 	return s.origins[strings.ToLower(u.Scheme+"://"+u.Host)]
 }
@@ -202,9 +232,21 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		engineError(w, http.StatusForbidden, 4, "Forbidden")
 		return
 	}
+	ip := s.caps.clientIP(r)
+	if refused := s.caps.admit(ip); refused != "" {
+		s.m.ConnectionsRefused.WithLabelValues(refused).Inc()
+		if refused == "node_full" {
+			w.Header().Set("Retry-After", "5")
+			engineError(w, http.StatusServiceUnavailable, 3, "Server full; try again later")
+		} else {
+			engineError(w, http.StatusTooManyRequests, 3, "Too many connections from this address")
+		}
+		return
+	}
 	creds := auth.FromRequest(r, s.opts.CookieName)
 	ws, err := s.upgrader.Upgrade(coalescingHijacker{w}, r, nil)
 	if err != nil {
+		s.caps.release(ip)
 		return // the upgrader already answered
 	}
 	s.conns.Add(1)
@@ -213,7 +255,7 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 	// what it holds per connection while its handler runs (4 KiB read and 4 KiB write
 	// buffers, the request and response) and of the handler's grown stack — about half
 	// of an idle connection's memory.
-	go s.serveConn(ws, creds, r.RemoteAddr)
+	go s.serveConn(ws, creds, r.RemoteAddr, ip)
 }
 
 func newSID() string {
@@ -228,9 +270,9 @@ func newSID() string {
 // idle connection waits on this goroutine's stack (in waitReadable), and the runtime only
 // shrinks a stack (at GC) to one that the waiting frames fill less than a quarter of. A
 // large serveConn frame kept every idle reader at 8 KiB instead of 4 KiB.
-func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote string) {
+func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote string, ip netip.Addr) {
 	defer s.conns.Done()
-	k := s.newSocket(ws, creds, remote)
+	k := s.newSocket(ws, creds, remote, ip)
 	defer k.end()
 	var lastFrame time.Time
 	gap := time.Duration(math.MaxInt64) // between the last two frames
@@ -266,19 +308,22 @@ const shallowWaitAfter = time.Second
 type socket struct {
 	s              *Server
 	c              *wsConn
+	ip             netip.Addr // the client IP its connection counts against
 	sid            string
 	log            *slog.Logger
 	creds          auth.Credentials
 	sess           *hub.Session // nil until a CONNECT is authenticated
+	connectBy      time.Time    // the absolute CONNECT deadline (from the upgrade)
 	why            hub.DisconnectReason
 	failedConnects int
 }
 
-func (s *Server) newSocket(ws *websocket.Conn, creds auth.Credentials, remote string) *socket {
+func (s *Server) newSocket(ws *websocket.Conn, creds auth.Credentials, remote string, ip netip.Addr) *socket {
 	sid := newSID()
-	k := &socket{s: s, sid: sid, creds: creds, why: hub.DisconnectLost,
-		log: s.log.With("sid", sid, "remote", remote)}
-	k.c = newWSConn(ws, s.opts.SendQueue, s.opts.PingInterval, s.opts.WriteTimeout, func() { s.m.SlowConsumers.Inc() })
+	k := &socket{s: s, sid: sid, ip: ip, creds: creds, why: hub.DisconnectLost,
+		connectBy: time.Now().Add(s.opts.ConnectTimeout),
+		log:       s.log.With("sid", sid, "remote", remote)}
+	k.c = newWSConn(ws, s.opts.SendQueue, s.opts.SendQueueBytes, s.opts.PingInterval, s.opts.WriteTimeout, func() { s.m.SlowConsumers.Inc() })
 	k.c.onClose = func(reason string) { s.m.Disconnects.WithLabelValues(disconnectLabel(reason)).Inc() }
 	k.c.startPings()
 
@@ -291,9 +336,11 @@ func (s *Server) newSocket(ws *websocket.Conn, creds auth.Credentials, remote st
 	return k
 }
 
+// readDeadline: before authentication the fixed CONNECT deadline, so a token-less socket
+// that answers pings is still closed; afterwards the ping deadline, moved by every frame.
 func (k *socket) readDeadline() time.Time {
 	if k.sess == nil {
-		return time.Now().Add(k.s.opts.ConnectTimeout)
+		return k.connectBy
 	}
 	return time.Now().Add(k.s.opts.PingInterval + k.s.opts.PingTimeout)
 }
@@ -302,7 +349,9 @@ func (k *socket) readDeadline() time.Time {
 func (k *socket) end() {
 	k.c.Close("closed")
 	reason := k.c.Reason()
+	k.s.caps.release(k.ip)
 	if k.sess != nil {
+		k.s.caps.releaseUser(k.sess.User.UserID)
 		k.s.opts.Hub.Disconnect(k.sess, k.why)
 		k.log.Debug("session ended", "user", k.sess.User.UserID, "reason", reason)
 	}
@@ -357,6 +406,11 @@ func (k *socket) handle(mt int, frame []byte) bool {
 		c.Close("parse error")
 		return false
 	}
+	if k.sess == nil && p.Type != protocol.Connect {
+		// Before authentication only CONNECT is accepted (whatever the namespace).
+		c.Close("packet before connect")
+		return false
+	}
 	if p.Namespace != "/" {
 		if p.Type == protocol.Connect {
 			c.Send(protocol.ConnectErrorFrame(p.Namespace, "Invalid namespace"))
@@ -379,6 +433,13 @@ func (k *socket) handle(mt int, frame []byte) bool {
 			}
 			return true
 		}
+		if !s.caps.admitUser(id.UserID) {
+			s.m.ConnectionsRefused.WithLabelValues("user_limit").Inc()
+			k.log.Info("refused a connection: the user has too many", "user", id.UserID)
+			c.Send(protocol.ConnectErrorFrame("/", "Too many connections"))
+			c.Close("user limit")
+			return false
+		}
 		k.sess = &hub.Session{ID: k.sid, User: id}
 		k.log = k.log.With("user", id.UserID)
 		s.opts.Hub.Connect(k.sess, c)
@@ -388,10 +449,6 @@ func (k *socket) handle(mt int, frame []byte) bool {
 		c.Close("client disconnect")
 		return false
 	case protocol.Event:
-		if k.sess == nil {
-			c.Close("event before connect")
-			return false
-		}
 		name, args, err := p.Event()
 		if err != nil {
 			k.log.Debug("malformed event", "err", err)
@@ -418,7 +475,10 @@ func (s *Server) authenticate(creds auth.Credentials, connectData json.RawMessag
 		}
 	}
 	token, src := creds.Token()
-	id, err := s.opts.Verifier.Verify(token)
+	// The revocation lookup is bounded: this runs on the connection's reader.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	id, err := auth.Checker{Verifier: s.opts.Verifier, Revocations: s.opts.Revocations}.Check(ctx, token)
 	return id, src, err
 }
 
@@ -432,7 +492,8 @@ func disconnectLabel(reason string) string {
 	switch reason {
 	case "ping timeout", "transport close", "client close", "client disconnect", "slow consumer",
 		"payload too large", "binary frame", "parse error", "authentication failed", "connect timeout",
-		"server shutdown", "server draining", "write error", "event before connect":
+		"server shutdown", "server draining", "write error", "packet before connect", "user limit",
+		"token expired":
 		return strings.ReplaceAll(reason, " ", "_")
 	}
 	return "other"

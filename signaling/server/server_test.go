@@ -170,6 +170,35 @@ func TestOriginAllowList(t *testing.T) {
 	c.Close()
 }
 
+// Cross-site WebSocket hijacking: a page on another site opens a socket to the node and
+// the browser attaches the victim's token cookie. With an empty allow-list (a --dev node)
+// this used to connect as the victim; now only the node's own origin may upgrade.
+func TestCrossSiteHijackingWithAnEmptyAllowListIsRefused(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{})
+	victim := sioclient.Options{Token: nodetest.Token(t, "victim"), TokenCookie: "access_token", Origin: "https://evil.example.com"}
+	_, err := sioclient.Dial(context.Background(), n.URL, victim)
+	var he *sioclient.HTTPError
+	if !errors.As(err, &he) || he.Status != http.StatusForbidden {
+		t.Fatalf("foreign origin with the victim's cookie: err = %v, want HTTP 403", err)
+	}
+	if got := testutil.ToFloat64(n.Metrics.AuthFailures.WithLabelValues("origin")); got != 1 {
+		t.Errorf("auth_failures_total{reason=origin} = %v, want 1", got)
+	}
+	victim.Origin = n.URL // the demo page the node serves itself
+	c, err := sioclient.Dial(context.Background(), n.URL, victim)
+	if err != nil {
+		t.Fatalf("same origin: %v", err)
+	}
+	c.Close()
+	open := nodetest.Start(t, nodetest.Config{Server: server.Options{AllowedOrigins: []string{"*"}}})
+	victim.Origin = "https://elsewhere.example"
+	c, err = sioclient.Dial(context.Background(), open.URL, victim)
+	if err != nil {
+		t.Fatalf("allow-list * must allow any origin: %v", err)
+	}
+	c.Close()
+}
+
 // An event payload over hub.Options.MaxEventBytes is the hub's answer (signaling/hub);
 // a frame over the transport's maxPayload closes the connection.
 func TestFrameOverMaxPayloadClosesTheConnection(t *testing.T) {
@@ -312,14 +341,14 @@ func TestTransportEndsReachTheHub(t *testing.T) {
 
 func TestHealthReadyMetrics(t *testing.T) {
 	n := nodetest.Start(t, nodetest.Config{})
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200} {
-		resp, err := http.Get(n.URL + path)
+	for url, want := range map[string]int{n.URL + "/healthz": 200, n.URL + "/readyz": 200, n.URL + "/metrics": 404, n.MetricsURL + "/metrics": 200} {
+		resp, err := http.Get(url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode != want {
-			t.Errorf("%s = %d", path, resp.StatusCode)
+			t.Errorf("%s = %d, want %d", url, resp.StatusCode, want)
 		}
 	}
 	c := nodetest.Connect(t, n, "alice")

@@ -16,6 +16,22 @@ type RoomInfo struct {
 	ID              string `json:"id"`
 	Mode            string `json:"mode"`
 	MaxParticipants int    `json:"maxParticipants,omitempty"` // 0 = no limit
+	// Members, when not nil, are the only users who may join (an empty list: nobody).
+	// nil means the Room Service did not restrict the room.
+	Members []string `json:"members,omitzero"`
+}
+
+// Restricted reports whether the Room Service lists the room's members.
+func (r RoomInfo) Restricted() bool { return r.Members != nil }
+
+// IsMember reports whether user is on the room's member list.
+func (r RoomInfo) IsMember(user string) bool {
+	for _, m := range r.Members {
+		if m == user {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrRoomNotFound is returned by a RoomDirectory for a room that does not exist.

@@ -116,7 +116,7 @@ func TestChartCRDIsACopyOfConfig(t *testing.T) {
 // config/rbac/role.yaml (generated from the RBAC markers) and leader_election_role.yaml.
 func TestChartRBACIsACopyOfConfig(t *testing.T) {
 	root := repoRoot(t)
-	for _, name := range []string{"role.yaml", "leader_election_role.yaml"} {
+	for _, name := range []string{"role.yaml", "leader_election_role.yaml", "metrics_auth_role.yaml", "metrics_reader_role.yaml"} {
 		want := readFile(t, filepath.Join(root, "config", "rbac", name))
 		got := readFile(t, filepath.Join(chartDir(t), "files", "rbac", name))
 		if !bytes.Equal(want, got) {

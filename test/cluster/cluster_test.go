@@ -31,6 +31,7 @@ const (
 	demoNS          = "demo"
 	sampleFile      = "config/samples/signaling_v1alpha1_signalingcluster_managed.yaml"
 	sampleName      = "demo"
+	sampleAudience  = "switchboard" // the sample's spec.auth.audience
 	replicas        = 3
 	rolloutClients  = 300
 	victimsPerCheck = 5
@@ -78,7 +79,7 @@ func newKeys(t *testing.T) *auth.DevKeys {
 
 func (s *userPath) token(t *testing.T, user string) string {
 	t.Helper()
-	tok, err := s.keys.Token(user, "Name of "+user, 2*time.Hour, nil)
+	tok, err := s.keys.Token(user, "Name of "+user, 2*time.Hour, map[string]any{"aud": sampleAudience})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +170,8 @@ func (s *userPath) putJWTSecret(t *testing.T, keys *auth.DevKeys) {
 	manifest := s.kubectl(t, "-n", demoNS, "create", "secret", "generic", "signaling-jwt",
 		"--from-file=public.pem="+pem, "--dry-run=client", "-o", "yaml")
 	s.kubectlStdin(t, manifest, "-n", demoNS, "apply", "-f", "-")
+	// The operator reads only Secrets that opt in (docs/operator.md, Least privilege).
+	s.kubectl(t, "-n", demoNS, "label", "--overwrite", "secret", "signaling-jwt", "signaling.switchboard.dev/use=true")
 }
 
 func (s *userPath) serviceURL(t *testing.T) string {
@@ -179,12 +182,16 @@ func (s *userPath) serviceURL(t *testing.T) string {
 
 func podURL(ip string) string { return "http://" + ip + ":8080" }
 
+// podMetricsURL is a signaling pod's metrics listener (--metrics-listen, the container port
+// "metrics"): /metrics is not served on the client port.
+func podMetricsURL(ip string) string { return "http://" + ip + ":9090" }
+
 // 3. A stock socket.io-client connects through the Service (ClusterIP, kube-proxy) and two
 // users on different pods relay an offer/answer and chat.
 func (s *userPath) relayThroughService(t *testing.T) {
 	var pods []string
 	for _, p := range s.readySignalingPods(t, demoNS, sampleName) {
-		pods = append(pods, podURL(p.Status.PodIP))
+		pods = append(pods, podMetricsURL(p.Status.PodIP))
 	}
 	n := s.startNode(t, "cluster-relay.mjs", map[string]string{
 		"SERVICE_URL": s.serviceURL(t), "POD_URLS": strings.Join(pods, ","),

@@ -117,7 +117,7 @@ func (s *userPath) rotationGCUninstall(t *testing.T) {
 
 	service := s.serviceURL(t)
 	newTok := s.token(t, "rotated")
-	oldTok, err := oldKeys.Token("stale", "Stale", time.Hour, nil)
+	oldTok, err := oldKeys.Token("stale", "Stale", time.Hour, map[string]any{"aud": sampleAudience})
 	if err != nil {
 		t.Fatal(err)
 	}

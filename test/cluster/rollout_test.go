@@ -222,7 +222,7 @@ func (s *userPath) rollingUpdateUnderLoad(t *testing.T) {
 // metric reads one unlabelled metric from a signaling pod.
 func (s *userPath) metric(t *testing.T, podIP, name string) string {
 	t.Helper()
-	out, err := httpGet(podURL(podIP) + "/metrics")
+	out, err := httpGet(podMetricsURL(podIP) + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,8 @@ export async function command(expected) {
   return line;
 }
 
-// connectionsPerPod reads switchboard_connections from every pod's /metrics.
+// connectionsPerPod reads switchboard_connections from every pod's /metrics (podURLs are
+// the pods' metrics listeners, port 9090).
 export async function connectionsPerPod(podURLs) {
   const counts = {};
   for (const url of podURLs) {

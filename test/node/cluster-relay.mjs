@@ -1,7 +1,8 @@
 // Step 3 of test/cluster: two users connect through the SignalingCluster's Service (its
 // ClusterIP, load-balanced by kube-proxy) onto two different pods, join a room, relay an
 // offer/answer and chat across the pods.
-// Env: SERVICE_URL, POD_URLS (comma-separated http://<pod-ip>:8080), TOKEN_ALICE, TOKEN_BOB.
+// Env: SERVICE_URL, POD_URLS (comma-separated http://<pod-ip>:9090, each pod's metrics
+// listener, which tells which pod holds a connection), TOKEN_ALICE, TOKEN_BOB.
 import assert from "node:assert/strict";
 import { connect, connected, connectionsPerPod, env, once, report, sleep } from "./cluster-lib.mjs";
 

@@ -52,6 +52,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: operator
 {{- end }}
 
+{{/* The selector labels as the manager's --operator-pod-labels value (k=v,k=v). */}}
+{{- define "switchboard.selectorLabelsFlag" -}}
+app.kubernetes.io/name={{ include "switchboard.name" . }},app.kubernetes.io/instance={{ .Release.Name }},app.kubernetes.io/component=operator
+{{- end }}
+
 {{- define "switchboard.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "switchboard.operatorName" .) .Values.serviceAccount.name }}

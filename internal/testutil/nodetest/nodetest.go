@@ -40,10 +40,21 @@ func Keys() *auth.DevKeys {
 	return keys
 }
 
+// Audience is the aud claim of every test token; nodes started as processes require it
+// (ProcessFlags).
+const Audience = "switchboard-test"
+
+// ProcessFlags are the flags a signaling process started by a test needs besides its key
+// and listen address: a production node refuses to start without an origin allow-list
+// and an audience.
+func ProcessFlags() []string {
+	return []string{"--allowed-origins", "*", "--jwt-audience", Audience}
+}
+
 // Token signs a one-hour token for user (name = user when empty).
 func Token(t testing.TB, user string) string {
 	t.Helper()
-	tok, err := Keys().Token(user, "Name of "+user, time.Hour, nil)
+	tok, err := Keys().Token(user, "Name of "+user, time.Hour, map[string]any{"aud": Audience})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +63,16 @@ func Token(t testing.TB, user string) string {
 
 // Node is a running signaling node, assembled by node.New as in production.
 type Node struct {
-	URL     string
-	Hub     *hub.Hub
-	Server  *server.Server
-	SFU     *sfu.Service
-	Metrics *metrics.Metrics
-	Node    *node.Node
-	http    *httptest.Server
-	closed  sync.Once
+	URL        string
+	MetricsURL string // the metrics listener (--metrics-listen): GET MetricsURL + "/metrics"
+	Hub        *hub.Hub
+	Server     *server.Server
+	SFU        *sfu.Service
+	Metrics    *metrics.Metrics
+	Node       *node.Node
+	http       *httptest.Server
+	metrics    *httptest.Server
+	closed     sync.Once
 }
 
 // Crash stops the node as a crash would, as far as the cluster can tell: its Redis
@@ -98,6 +111,16 @@ func Start(t testing.TB, cfg Config) *Node {
 	if cfg.Node.ChatRate != 0 {
 		nc.ChatRate, nc.ChatBurst = cfg.Node.ChatRate, cfg.Node.ChatBurst
 	}
+	// Likewise the per-user join and relay limits, unless the test sets them.
+	if cfg.Node.JoinRate == 0 {
+		nc.JoinRate, nc.JoinBurst = 1e6, 1e6
+	}
+	if cfg.Node.RelayRate == 0 {
+		nc.RelayRate, nc.RelayBurst = 1e6, 1e6
+	}
+	if cfg.Node.RelayTargetRate == 0 {
+		nc.RelayTargetRate, nc.RelayTargetBurst = 1e6, 1e6
+	}
 	var bo broker.RedisOptions
 	if cfg.RedisURL != "" {
 		nc.RedisURL = cfg.RedisURL
@@ -122,7 +145,8 @@ func Start(t testing.TB, cfg Config) *Node {
 		t.Fatalf("start node: %v", err)
 	}
 	hs := httptest.NewServer(nd.Handler())
-	n := &Node{URL: hs.URL, Hub: nd.Hub, Server: nd.Server, SFU: nd.SFU, Metrics: nd.Metrics, Node: nd, http: hs}
+	ms := httptest.NewServer(nd.MetricsHandler())
+	n := &Node{URL: hs.URL, MetricsURL: ms.URL, Hub: nd.Hub, Server: nd.Server, SFU: nd.SFU, Metrics: nd.Metrics, Node: nd, http: hs, metrics: ms}
 	t.Cleanup(n.Close)
 	return n
 }
@@ -145,6 +169,7 @@ func (n *Node) Close() {
 		n.http.Listener.Close()
 		n.Node.Close(ctx)
 		n.http.Close()
+		n.metrics.Close()
 	})
 }
 
