@@ -21,31 +21,26 @@ RUN go build -trimpath \
       -o /out/ ./cmd/signaling ./cmd/manager
 
 # distroless/static: no shell, CA certificates, /etc/passwd with the nonroot user (65532).
-FROM gcr.io/distroless/static-debian12:nonroot AS manager
+# Both images share this stage: the same user, working directory and OCI labels.
+FROM gcr.io/distroless/static-debian12:nonroot AS runtime
 ARG VERSION=dev
 ARG REVISION=unknown
 LABEL org.opencontainers.image.source="https://github.com/switchboard-rtc/switchboard" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.title="Switchboard operator"
-COPY --from=builder /out/manager /usr/local/bin/manager
+      org.opencontainers.image.licenses="Apache-2.0"
 USER 65532:65532
 WORKDIR /
+
+FROM runtime AS manager
+LABEL org.opencontainers.image.title="Switchboard operator"
+COPY --from=builder /out/manager /usr/local/bin/manager
 EXPOSE 8080/tcp 8081/tcp
 ENTRYPOINT ["/usr/local/bin/manager"]
 
 # The last stage is the default target: the signaling node.
-FROM gcr.io/distroless/static-debian12:nonroot AS signaling
-ARG VERSION=dev
-ARG REVISION=unknown
-LABEL org.opencontainers.image.source="https://github.com/switchboard-rtc/switchboard" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.title="Switchboard signaling node"
+FROM runtime AS signaling
+LABEL org.opencontainers.image.title="Switchboard signaling node"
 COPY --from=builder /out/signaling /usr/local/bin/signaling
-USER 65532:65532
-WORKDIR /
 EXPOSE 8080/tcp
 ENTRYPOINT ["/usr/local/bin/signaling"]

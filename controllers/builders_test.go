@@ -53,7 +53,8 @@ func fullCluster() *v1alpha1.SignalingCluster {
 			Username: "u", PasswordSecretRef: &v1alpha1.SecretKeyRef{Name: "redis", Key: "pw"}, TLS: true,
 			BusKeySecretRef: &v1alpha1.SecretKeyRef{Name: "bus", Key: "bus.key"}},
 		Auth: v1alpha1.AuthSpec{PublicKeySecretRef: &v1alpha1.SecretKeyRef{Name: "jwt", Key: "pub.pem"}, JWKSURL: "https://a/jwks", JWKSRefresh: d("5m"),
-			CookieName: "tok", Issuer: "iss", Audience: "aud", AllowedOrigins: []string{"https://a", "https://b"}, RequireRoomGrant: true},
+			CookieName: "tok", Issuer: "iss", Audience: "aud", AllowedOrigins: []string{"https://a", "https://b"}, RequireRoomGrant: true,
+			TokenRefreshLead: d("2m"), TokenExpiryGrace: d("5s"), Revocation: true},
 		RoomService:     &v1alpha1.ServiceEndpoint{URL: "http://rooms", Timeout: d("2s")},
 		ChatService:     &v1alpha1.ServiceEndpoint{URL: "http://chat", Timeout: d("6s")},
 		MediaService:    &v1alpha1.MediaServiceSpec{URL: "http://sfu/", CreateTimeout: d("4s"), CallTimeout: d("2500ms")},
@@ -124,6 +125,7 @@ func TestDesiredConfigDataIsTheSignalingContract(t *testing.T) {
 			"SIGNALING_RELAY_TARGET_RATE": "10", "SIGNALING_RELAY_TARGET_BURST": "25", "SIGNALING_CONNECT_TIMEOUT": "5s",
 			"SIGNALING_MAX_CONNECTIONS": "20000", "SIGNALING_MAX_CONNECTIONS_PER_USER": "8", "SIGNALING_MAX_CONNECTIONS_PER_IP": "100",
 			"SIGNALING_TRUSTED_PROXIES": "10.0.0.0/8,192.168.1.1", "SIGNALING_REQUIRE_ROOM_GRANT": "true",
+			"SIGNALING_TOKEN_REFRESH_LEAD": "2m0s", "SIGNALING_TOKEN_EXPIRY_GRACE": "5s", "SIGNALING_REVOCATION": "true",
 			"SIGNALING_CHAT_HISTORY_ROOMS": "500",
 		}},
 	}

@@ -117,6 +117,7 @@ func TestRenderedEnvironmentParsesWithTheNodesConfig(t *testing.T) {
 	want.RelayRate, want.RelayBurst, want.RelayTargetRate, want.RelayTargetBurst = 30, 60, 10, 25
 	want.ConnectTimeout, want.MaxConnections, want.MaxConnectionsPerUser, want.MaxConnectionsPerIP = s("5s"), 20000, 8, 100
 	want.TrustedProxies, want.RequireRoomGrant, want.ChatHistoryRooms = []string{"10.0.0.0/8", "192.168.1.1"}, true, 500
+	want.TokenRefreshLead, want.TokenExpiryGrace, want.Revocation = s("2m"), s("5s"), true
 	want.Demo = true
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("node config from the rendered env:\n got %+v\nwant %+v", got, want)

@@ -75,6 +75,11 @@ func addTuningEnv(e nodeEnv, s *v1alpha1.SignalingClusterSpec) {
 	if s.Auth.RequireRoomGrant {
 		e["SIGNALING_REQUIRE_ROOM_GRANT"] = "true"
 	}
+	e.duration("SIGNALING_TOKEN_REFRESH_LEAD", s.Auth.TokenRefreshLead)
+	e.duration("SIGNALING_TOKEN_EXPIRY_GRACE", s.Auth.TokenExpiryGrace)
+	if s.Auth.Revocation {
+		e["SIGNALING_REVOCATION"] = "true"
+	}
 
 	e.duration("SIGNALING_PING_INTERVAL", s.Heartbeat.PingInterval)
 	e.duration("SIGNALING_PING_TIMEOUT", s.Heartbeat.PingTimeout)

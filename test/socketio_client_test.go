@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/testutil/nodetest"
 	"github.com/switchboard-rtc/switchboard/internal/testutil/redisserver"
 	"github.com/switchboard-rtc/switchboard/signaling/auth"
+	"github.com/switchboard-rtc/switchboard/signaling/config"
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 )
 
@@ -47,6 +48,42 @@ func TestStockSocketIOClient(t *testing.T) {
 	t.Logf("node --test output:\n%s", out)
 	if err != nil {
 		t.Fatalf("socket.io-client tests failed: %v", err)
+	}
+}
+
+// TestStockSocketIOClientGrantsAndTokenLifetime runs test/node/lifetime.test.mjs: room
+// grants under --require-room-grant, then token_expiring → refresh_token → token_expired and
+// the Socket.IO DISCONNECT, as the stock client sees them.
+func TestStockSocketIOClientGrantsAndTokenLifetime(t *testing.T) {
+	nodeBin := requireNodeModules(t)
+	n := nodetest.Start(t, nodetest.Config{
+		Node: config.Config{RequireRoomGrant: true, TokenRefreshLead: 8 * time.Second},
+		Hub:  hub.Options{ReconnectWindow: time.Second},
+	})
+	keys := nodetest.Keys()
+	team := map[string]any{"rooms": []string{"team-1-*"}}
+	tok := func(user string, ttl time.Duration, extra map[string]any) string {
+		s, err := keys.Token(user, "Name of "+user, ttl, extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	cmd := exec.Command(nodeBin, "--test", "--test-reporter=spec", "lifetime.test.mjs")
+	cmd.Dir = "node"
+	cmd.Env = append(os.Environ(),
+		"SIGNALING_URL="+n.URL,
+		// Inside the refresh lead from the start: token_expiring comes at once.
+		"TOKEN_ALICE="+tok("alice", 10*time.Second, team),
+		"TOKEN_ALICE_REFRESH="+tok("alice", 13*time.Second, team),
+		"TOKEN_MALLORY_REFRESH="+tok("mallory", time.Hour, team),
+		"TOKEN_BOB="+tok("bob", time.Hour, team),
+		"TOKEN_CAROL="+tok("carol", time.Hour, nil),
+	)
+	out, err := cmd.CombinedOutput()
+	t.Logf("node --test output:\n%s", out)
+	if err != nil {
+		t.Fatalf("socket.io-client grant and token lifetime tests failed: %v", err)
 	}
 }
 

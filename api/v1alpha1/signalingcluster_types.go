@@ -325,6 +325,27 @@ type AuthSpec struct {
 	// +optional
 	RequireRoomGrant bool `json:"requireRoomGrant,omitempty"`
 
+	// TokenRefreshLead is how long before a token's exp a socket gets token_expiring, so the
+	// client can send refresh_token (SIGNALING_TOKEN_REFRESH_LEAD; node default 60s, 0s = no
+	// notice; docs/security.md §Token lifetime).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	TokenRefreshLead *metav1.Duration `json:"tokenRefreshLead,omitempty"`
+
+	// TokenExpiryGrace is how long past exp a socket without a refreshed token stays open before
+	// it gets token_expired and is disconnected (SIGNALING_TOKEN_EXPIRY_GRACE; node default 0s).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	TokenExpiryGrace *metav1.Duration `json:"tokenExpiryGrace,omitempty"`
+
+	// Revocation refuses tokens whose jti has a Redis key revoked:{jti}, at CONNECT and
+	// refresh_token; tokens must then carry jti (SIGNALING_REVOCATION; docs/security.md
+	// §Revocation).
+	// +optional
+	Revocation bool `json:"revocation,omitempty"`
+
 	// AllowedOrigins are the browser origins allowed to open a WebSocket.
 	// +optional
 	// +listType=set

@@ -40,6 +40,16 @@ func (in *AuthSpec) DeepCopyInto(out *AuthSpec) {
 		*out = new(metav1.Duration)
 		**out = **in
 	}
+	if in.TokenRefreshLead != nil {
+		in, out := &in.TokenRefreshLead, &out.TokenRefreshLead
+		*out = new(metav1.Duration)
+		**out = **in
+	}
+	if in.TokenExpiryGrace != nil {
+		in, out := &in.TokenExpiryGrace, &out.TokenExpiryGrace
+		*out = new(metav1.Duration)
+		**out = **in
+	}
 	if in.AllowedOrigins != nil {
 		in, out := &in.AllowedOrigins, &out.AllowedOrigins
 		*out = make([]string, len(*in))

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -49,7 +51,8 @@ type dockerStage struct {
 }
 
 // parseDockerfile reads the instructions this repository's Dockerfile uses, per named stage.
-// It joins continuation lines and skips comments; it is not a general Dockerfile parser.
+// It joins continuation lines, skips comments and lets a stage built FROM an earlier stage
+// start with that stage's settings; it is not a general Dockerfile parser.
 func parseDockerfile(t *testing.T, file string) map[string]*dockerStage {
 	t.Helper()
 	data, err := os.ReadFile(file)
@@ -82,6 +85,14 @@ func parseDockerfile(t *testing.T, file string) map[string]*dockerStage {
 		switch strings.ToUpper(fields[0]) {
 		case "FROM":
 			st = &dockerStage{From: args[0], Copies: map[string]string{}}
+			if base, ok := stages[args[0]]; ok {
+				// FROM <earlier stage>: the stage starts with what that stage set.
+				inherited := *base
+				inherited.Copies = maps.Clone(base.Copies)
+				inherited.Labels = slices.Clone(base.Labels)
+				inherited.Expose = slices.Clone(base.Expose)
+				st = &inherited
+			}
 			if len(args) == 3 && strings.EqualFold(args[1], "AS") {
 				stages[args[2]] = st
 			}

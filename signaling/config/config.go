@@ -32,6 +32,9 @@ type Config struct {
 	AllowedOrigins []string
 
 	RequireRoomGrant bool
+	TokenRefreshLead time.Duration
+	TokenExpiryGrace time.Duration
+	Revocation       bool
 
 	RedisURL        string
 	RedisMode       string
@@ -152,6 +155,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.Var(listFlag{&c.AllowedOrigins}, "allowed-origins", "comma-separated origins allowed to open WebSockets, e.g. https://app.example.com, or * for any; required outside --dev (cookie auth allows cross-site WebSocket hijacking otherwise). Empty (--dev only) = same origin only")
 
 	fs.BoolVar(&c.RequireRoomGrant, "require-room-grant", false, "a join_room needs a grant: the token's rooms claim or the Room Service's members list must name the room or user (production: on; docs/security.md)")
+	fs.DurationVar(&c.TokenRefreshLead, "token-refresh-lead", 60*time.Second, "the server sends token_expiring this long before the access token's exp, so the client can send refresh_token (0 = no notice)")
+	fs.DurationVar(&c.TokenExpiryGrace, "token-expiry-grace", 0, "a socket whose token is past exp by this much without a refresh_token gets error token_expired and is disconnected")
+	fs.BoolVar(&c.Revocation, "revocation", false, "refuse tokens whose jti has a Redis key revoked:{jti}, at CONNECT and refresh_token; tokens must carry jti (needs Redis; docs/security.md)")
 
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (redis://, rediss://, redis-sentinel://); empty with no --redis-addrs = in-memory bus, single node")
 	fs.StringVar(&c.RedisMode, "redis-mode", "standalone", "Redis deployment: standalone, sentinel or cluster")
@@ -345,6 +351,12 @@ func (c Config) Validate() error {
 	pos("chat-history-ttl", c.ChatHistoryTTL)
 	if c.ChatClaimIdle < 0 {
 		errs = append(errs, errors.New("--chat-claim-idle must not be negative"))
+	}
+	if c.TokenRefreshLead < 0 || c.TokenExpiryGrace < 0 {
+		errs = append(errs, errors.New("--token-refresh-lead and --token-expiry-grace must not be negative"))
+	}
+	if c.Revocation && !c.UsesRedis() {
+		errs = append(errs, errors.New("--revocation needs Redis (--redis-url or --redis-addrs): the revocation list is kept there"))
 	}
 	if c.MaxRoomSize < 0 {
 		errs = append(errs, errors.New("--max-room-size must not be negative"))

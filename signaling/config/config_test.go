@@ -157,3 +157,26 @@ func TestChatFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestGrantAndTokenLifetimeFlags(t *testing.T) {
+	c, err := Parse(prod(), env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RequireRoomGrant || c.TokenRefreshLead != time.Minute || c.TokenExpiryGrace != 0 || c.Revocation {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, err = Parse(prod(), env(map[string]string{
+		"SIGNALING_REQUIRE_ROOM_GRANT": "true", "SIGNALING_TOKEN_REFRESH_LEAD": "2m",
+		"SIGNALING_TOKEN_EXPIRY_GRACE": "5s", "SIGNALING_REVOCATION": "true", "SIGNALING_REDIS_URL": "redis://r:6379",
+	}), &bytes.Buffer{})
+	if err != nil || !c.RequireRoomGrant || c.TokenRefreshLead != 2*time.Minute || c.TokenExpiryGrace != 5*time.Second || !c.Revocation {
+		t.Fatalf("from the environment: %+v, %v", c, err)
+	}
+	if _, err := Parse(append(prod(), "--revocation"), env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--revocation needs Redis") {
+		t.Fatalf("--revocation without Redis: %v", err)
+	}
+	if _, err := Parse(append(prod(), "--token-expiry-grace=-1s"), env(nil), &bytes.Buffer{}); err == nil {
+		t.Fatal("a negative grace was accepted")
+	}
+}

@@ -28,6 +28,7 @@ var builtinEvents = map[string]handlerFunc{
 	"webrtc_ice_candidate": perUser(relayLimiter, "relays", relay("webrtc_ice_candidate", "candidate")),
 	"chat_message":         (*Hub).onChatMessage,
 	"heartbeat":            (*Hub).onHeartbeat,
+	"refresh_token":        (*Hub).onRefreshToken,
 }
 
 // HandleEvent runs one client event. ackID is protocol.NoAck when the client wants no

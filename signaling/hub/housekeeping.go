@@ -147,9 +147,7 @@ func (h *Hub) resyncPresence() {
 	ctx, cancel := context.WithTimeout(h.ctx, 10*h.opts.RedisTimeout)
 	defer cancel()
 	for _, room := range rooms {
-		if err := h.opts.Broker.SubscribeRoom(ctx, room); err != nil {
-			h.log.Warn("resubscribe failed", "room", room, "err", err)
-		}
+		h.resubscribeIfInUse(ctx, room)
 	}
 	for _, e := range all {
 		if _, err := h.opts.Presence.Join(ctx, e.room, h.member(e.s), h.opts.PresenceTTL); err != nil {

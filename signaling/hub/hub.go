@@ -50,6 +50,13 @@ type Options struct {
 	// RequireRoomGrant: a join needs a grant from the token's `rooms` claim or the Room
 	// Service's member list (docs/security.md §Room grants).
 	RequireRoomGrant bool
+	// TokenRefreshLead: token_expiring goes out this long before the token's exp (0: no
+	// notice). TokenExpiryGrace: the session ends this long after exp without a refresh.
+	TokenRefreshLead time.Duration
+	TokenExpiryGrace time.Duration
+	// Tokens checks refresh_token tokens as CONNECT does; nil answers refresh_token with
+	// internal.
+	Tokens TokenChecker
 	// RelayRouteTTL is how long the node holding a relay target is remembered
 	// (see routeCache); negative disables the cache.
 	RelayRouteTTL time.Duration
@@ -134,6 +141,8 @@ type Hub struct {
 	rooms    map[string]*localRoom // rooms with at least one local session
 	// pending holds the reconnection windows of users who dropped, by room+user (window.go).
 	pending map[roomUser]*window
+	// roomLocks orders each room's subscribe and unsubscribe calls (subscription.go).
+	roomLocks *roomLocks
 
 	controlHandlers []ControlHandler
 	extraEvents     map[string]EventHandler
@@ -159,6 +168,9 @@ type roomUser struct{ room, user string }
 
 type localRoom struct {
 	members map[string]*Session // userID → session
+	// subscribed is closed once the room's first local join has its broker subscription
+	// (or gave up on it); later joiners wait for it before they read the chat history.
+	subscribed chan struct{}
 }
 
 // New creates a hub; call Start before use.
@@ -166,17 +178,18 @@ func New(opts Options) *Hub {
 	opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
-		opts:     opts,
-		log:      opts.Logger.With("node", opts.NodeID),
-		m:        opts.Metrics,
-		sessions: map[string]*Session{},
-		rooms:    map[string]*localRoom{},
-		pending:  map[roomUser]*window{},
-		resync:   make(chan struct{}, 1),
-		routes:   routeCache{ttl: opts.RelayRouteTTL},
-		limits:   newRateLimits(opts),
-		ctx:      ctx,
-		cancel:   cancel,
+		opts:      opts,
+		log:       opts.Logger.With("node", opts.NodeID),
+		m:         opts.Metrics,
+		sessions:  map[string]*Session{},
+		rooms:     map[string]*localRoom{},
+		pending:   map[roomUser]*window{},
+		roomLocks: newRoomLocks(),
+		resync:    make(chan struct{}, 1),
+		routes:    routeCache{ttl: opts.RelayRouteTTL},
+		limits:    newRateLimits(opts),
+		ctx:       ctx,
+		cancel:    cancel,
 	}
 }
 

@@ -87,12 +87,11 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		h.requestResyncLater()
 	}
 	h.cancelWindow(room, s.User.UserID)
-	displaced, newRoom := h.addLocal(s, room)
+	displaced, lr, newRoom := h.addLocal(s, room)
 	if newRoom {
-		if err := h.opts.Broker.SubscribeRoom(ctx, room); err != nil {
-			h.log.Warn("subscribe failed; cross-node events for this room are missed until Redis is back", "room", room, "err", err)
-			h.requestResyncLater()
-		}
+		h.subscribeRoom(ctx, room, lr)
+	} else {
+		h.awaitSubscribed(ctx, lr)
 	}
 	if displaced != nil && displaced.Room() == room && displaced.clearRoomIf(room) {
 		h.sendError(displaced, "join_room", vocab.Errorf(vocab.CodeReplaced, "you joined room %q from another connection", room))

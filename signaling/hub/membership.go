@@ -18,6 +18,7 @@ func (h *Hub) Connect(s *Session, conn Conn) {
 	s.mu.Lock()
 	s.grants = s.User.Rooms
 	s.mu.Unlock()
+	h.armTokenLife(s, s.User.ExpiresAt)
 	s.limiter = tokenBucket{rate: h.opts.EventRate, burst: float64(h.opts.EventBurst)}
 	s.touch(time.Now())
 	h.mu.Lock()
@@ -62,6 +63,7 @@ func (h *Hub) unregister(s *Session, why DisconnectReason) (followUp func()) {
 	}
 	delete(h.sessions, s.ID)
 	h.mu.Unlock()
+	stopTokenLife(s)
 	h.m.Connections.Dec()
 
 	room := s.Room()
@@ -142,13 +144,14 @@ func (h *Hub) localMembers(room string) []presence.Member {
 }
 
 // addLocal puts s into room's local member set. It returns the local session of the
-// same user it displaced (if any) and whether the room is new on this node.
-func (h *Hub) addLocal(s *Session, room string) (displaced *Session, newRoom bool) {
+// same user it displaced (if any), the room, and whether the room is new on this node
+// (then the caller subscribes it and closes lr.subscribed).
+func (h *Hub) addLocal(s *Session, room string) (displaced *Session, lr *localRoom, newRoom bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	lr := h.rooms[room]
+	lr = h.rooms[room]
 	if lr == nil {
-		lr = &localRoom{members: map[string]*Session{}}
+		lr = &localRoom{members: map[string]*Session{}, subscribed: make(chan struct{})}
 		h.rooms[room] = lr
 		newRoom = true
 		h.m.Rooms.Inc()
@@ -158,7 +161,7 @@ func (h *Hub) addLocal(s *Session, room string) (displaced *Session, newRoom boo
 	}
 	lr.members[s.User.UserID] = s
 	s.setRoom(room)
-	return displaced, newRoom
+	return displaced, lr, newRoom
 }
 
 // removeLocal takes s out of room locally; it reports false when s was not there.
@@ -188,22 +191,6 @@ func (h *Hub) detachLocal(s *Session, room string) (last bool) {
 		}
 	}
 	return false
-}
-
-// unsubscribeIfEmpty ends the broker subscription of a room that has no local member
-// (one may have joined since the last one left: then the subscription stays).
-func (h *Hub) unsubscribeIfEmpty(room string) {
-	h.mu.RLock()
-	inUse := h.rooms[room] != nil
-	h.mu.RUnlock()
-	if inUse {
-		return
-	}
-	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
-	defer cancel()
-	if err := h.opts.Broker.UnsubscribeRoom(ctx, room); err != nil {
-		h.log.Warn("unsubscribe failed", "room", room, "err", err)
-	}
 }
 
 // leave removes s from room on purpose and tells the others.

@@ -32,6 +32,7 @@ type Session struct {
 	// grants is the `rooms` claim of the session's current token (User.Rooms until a
 	// refresh_token replaces it); guarded by mu.
 	grants auth.RoomGrant
+	life   tokenLife // the token's clock (lifetime.go); guarded by mu
 }
 
 // Grants returns the `rooms` claim of the session's current token.

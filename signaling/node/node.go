@@ -99,6 +99,8 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		EventBurst:      cfg.EventBurst,
 
 		RequireRoomGrant: cfg.RequireRoomGrant,
+		TokenRefreshLead: cfg.TokenRefreshLead,
+		TokenExpiryGrace: cfg.TokenExpiryGrace,
 		JoinHistoryBytes: cfg.JoinHistoryBytes,
 		JoinRate:         cfg.JoinRate,
 		JoinBurst:        cfg.JoinBurst,
@@ -110,6 +112,11 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	if err := n.connectBus(ctx, &ho, opts.Broker); err != nil {
 		return nil, err
 	}
+	var revocations auth.RevocationList
+	if cfg.Revocation && n.redis != nil {
+		revocations = auth.RedisRevocations{Client: n.redis}
+	}
+	ho.Tokens = auth.Checker{Verifier: opts.Verifier, Revocations: revocations}
 	if opts.Hub.Chat == nil {
 		if err := n.newChat(&ho); err != nil {
 			return nil, err
@@ -132,7 +139,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	}
 
 	so := server.Options{
-		Hub: n.Hub, Verifier: opts.Verifier, Metrics: n.Metrics, Logger: log,
+		Hub: n.Hub, Verifier: opts.Verifier, Revocations: revocations, Metrics: n.Metrics, Logger: log,
 		CookieName: cfg.JWTCookie, AllowedOrigins: cfg.AllowedOrigins,
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxPayload,
 		SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes, ConnectTimeout: cfg.ConnectTimeout,

@@ -32,6 +32,7 @@ import (
 type Options struct {
 	Hub            *hub.Hub
 	Verifier       *auth.Verifier
+	Revocations    auth.RevocationList // revoked jtis are refused (--revocation); nil: off
 	Metrics        *metrics.Metrics
 	Logger         *slog.Logger
 	CookieName     string        // token cookie, default "access_token"
@@ -474,7 +475,10 @@ func (s *Server) authenticate(creds auth.Credentials, connectData json.RawMessag
 		}
 	}
 	token, src := creds.Token()
-	id, err := s.opts.Verifier.Verify(token)
+	// The revocation lookup is bounded: this runs on the connection's reader.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	id, err := auth.Checker{Verifier: s.opts.Verifier, Revocations: s.opts.Revocations}.Check(ctx, token)
 	return id, src, err
 }
 
@@ -488,7 +492,8 @@ func disconnectLabel(reason string) string {
 	switch reason {
 	case "ping timeout", "transport close", "client close", "client disconnect", "slow consumer",
 		"payload too large", "binary frame", "parse error", "authentication failed", "connect timeout",
-		"server shutdown", "server draining", "write error", "packet before connect", "user limit":
+		"server shutdown", "server draining", "write error", "packet before connect", "user limit",
+		"token expired":
 		return strings.ReplaceAll(reason, " ", "_")
 	}
 	return "other"

@@ -18,6 +18,7 @@ const (
 	CodeReplaced         = "replaced"
 	CodeDraining         = "draining"
 	CodeInternal         = "internal"
+	CodeTokenExpired     = "token_expired"
 )
 
 // Error is a protocol error: it goes to the client as an ack {ok:false,error} or as the
