@@ -22,14 +22,14 @@ import (
 const roomLockStripes = 64
 
 type roomLocks struct {
-	seed    maphash.Seed
-	stripes [roomLockStripes]sync.Mutex
+	hashSeed maphash.Seed
+	stripes  [roomLockStripes]sync.Mutex
 }
 
-func newRoomLocks() *roomLocks { return &roomLocks{seed: maphash.MakeSeed()} }
+func newRoomLocks() *roomLocks { return &roomLocks{hashSeed: maphash.MakeSeed()} }
 
 func (l *roomLocks) of(room string) *sync.Mutex {
-	return &l.stripes[maphash.String(l.seed, room)%roomLockStripes]
+	return &l.stripes[maphash.String(l.hashSeed, room)%roomLockStripes]
 }
 
 // subscribeRoom subscribes room for the join that created lr, then lets the room's other
