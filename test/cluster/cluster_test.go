@@ -141,19 +141,19 @@ func (s *userPath) applySample(t *testing.T) {
 	s.record(t, "sample_conditions_true_s", "%.1f", time.Since(start).Seconds())
 
 	var table string
-	waitFor(t, 30*time.Second, "kubectl get sigc to show 3/3", func() (bool, error) {
+	waitFor(t, 30*time.Second, "kubectl get sigc to show Ready and 3 replicas", func() (bool, error) {
 		table = s.kubectl(t, "-n", demoNS, "get", "sigc")
 		lines := strings.Split(strings.TrimSpace(table), "\n")
 		if len(lines) != 2 {
 			return false, fmt.Errorf("want a header and one row:\n%s", table)
 		}
 		header, row := strings.Fields(lines[0]), strings.Fields(lines[1])
-		if strings.Join(header, " ") != "NAME REPLICAS READY AVAILABLE REDIS MEDIA AGE" {
+		if strings.Join(header, " ") != "NAME READY REPLICAS UPDATED DRAINING REDIS MEDIA AGE" {
 			return false, fmt.Errorf("columns: %v", header)
 		}
 		// No media service configured: the Media column is empty, so the row has one field less.
-		want := []string{sampleName, "3", "3", "True", "True"}
-		if len(row) != len(header)-1 || strings.Join(row[:5], " ") != strings.Join(want, " ") {
+		want := []string{sampleName, "True", "3", "3", "0", "True"}
+		if len(row) != len(header)-1 || strings.Join(row[:len(want)], " ") != strings.Join(want, " ") {
 			return false, fmt.Errorf("row %v, want %v", row, want)
 		}
 		return true, nil
