@@ -75,6 +75,18 @@ func newMediaServer(t testing.TB) *mediaServer {
 	return m
 }
 
+// newWiredNamespace is a fresh namespace with its own redis-server (requiring password, if
+// any) and the opted-in Secrets a SignalingCluster from newCluster refers to: "redis" with
+// that password and "jwt" with the test public key.
+func newWiredNamespace(t testing.TB, password string) (ns, redisAddr string) {
+	t.Helper()
+	ns = newNamespace(t)
+	redisAddr = startRedis(t, password)
+	createSecret(t, ns, "redis", map[string]string{"password": password})
+	createSecret(t, ns, "jwt", map[string]string{"public.pem": testPEM})
+	return ns, redisAddr
+}
+
 // createSecret creates a Secret opted in to the operator (labelled signaling.switchboard.dev/use=true).
 func createSecret(t testing.TB, ns, name string, data map[string]string) {
 	t.Helper()
@@ -315,10 +327,7 @@ func errorsJoin(errs ...error) error {
 func TestSpecUpdatesFollowAndAutoscalingOwnsReplicas(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	ns := newNamespace(t)
-	redisAddr := startRedis(t, "pw")
-	createSecret(t, ns, "redis", map[string]string{"password": "pw"})
-	createSecret(t, ns, "jwt", map[string]string{"public.pem": testPEM})
+	ns, redisAddr := newWiredNamespace(t, "pw")
 	startManager(t, ns, testOptions)
 
 	sc := newCluster(ns, "sig", redisAddr, "")
@@ -415,10 +424,7 @@ func TestSpecUpdatesFollowAndAutoscalingOwnsReplicas(t *testing.T) {
 func TestRotatedSecretChangesPodTemplateHash(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	ns := newNamespace(t)
-	redisAddr := startRedis(t, "")
-	createSecret(t, ns, "redis", map[string]string{"password": ""})
-	createSecret(t, ns, "jwt", map[string]string{"public.pem": testPEM})
+	ns, redisAddr := newWiredNamespace(t, "")
 	startManager(t, ns, testOptions)
 	sc := newCluster(ns, "sig", redisAddr, "")
 	if err := testClient.Create(ctx, sc); err != nil {
@@ -725,10 +731,7 @@ func TestManagerRestartWritesNothingToUnchangedObjects(t *testing.T) {
 func TestStatusFollowsTheRollout(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	ns := newNamespace(t)
-	redisAddr := startRedis(t, "")
-	createSecret(t, ns, "redis", map[string]string{"password": ""})
-	createSecret(t, ns, "jwt", map[string]string{"public.pem": testPEM})
+	ns, redisAddr := newWiredNamespace(t, "")
 	startManager(t, ns, testOptions)
 	sc := newCluster(ns, "sig", redisAddr, "")
 	sc.Spec.Replicas = ptr.To[int32](3)

@@ -35,10 +35,7 @@ import (
 func TestImageOutsideAllowedPrefixesIsRefused(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	ns := newNamespace(t)
-	redisAddr := startRedis(t, "pw")
-	createSecret(t, ns, "redis", map[string]string{"password": "pw"})
-	createSecret(t, ns, "jwt", map[string]string{"public.pem": testPEM})
+	ns, redisAddr := newWiredNamespace(t, "pw")
 	opts := testOptions
 	opts.AllowedImagePrefixes = []string{"registry.example.test/switchboard/"}
 	startManager(t, ns, opts)

@@ -90,10 +90,7 @@ func (em *electedManager) elected() bool {
 func TestLeaderFailoverMidReconcileConvergesWithoutDuplicatesOrRollouts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	ns := newNamespace(t)
-	redisAddr := startRedis(t, "pw")
-	createSecret(t, ns, "redis", map[string]string{"password": "pw"})
-	createSecret(t, ns, "jwt", map[string]string{"public.pem": testPEM})
+	ns, redisAddr := newWiredNamespace(t, "pw")
 	const clusters = 100
 	for i := 0; i < clusters; i++ {
 		if err := testClient.Create(ctx, newCluster(ns, fmt.Sprintf("sig-%03d", i), redisAddr, "")); err != nil {

@@ -41,10 +41,7 @@ import (
 func TestReadyFollowsTheRolloutAndScaleSubresourceScales(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	ns := newNamespace(t)
-	redisAddr := startRedis(t, "")
-	createSecret(t, ns, "redis", map[string]string{"password": ""})
-	createSecret(t, ns, "jwt", map[string]string{"public.pem": testPEM})
+	ns, redisAddr := newWiredNamespace(t, "")
 	startManager(t, ns, testOptions)
 	sc := newCluster(ns, "sig", redisAddr, "")
 	sc.Spec.Replicas = ptr.To[int32](2)

@@ -17,13 +17,11 @@ limitations under the License.
 package controllers
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -96,22 +94,7 @@ func TestInvalidNodeTuningIsRejected(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := newCluster(ns, "t"+strings.Repeat("x", i%3)+randSuffix(), "127.0.0.1:6399", "")
 			tc.mutate(sc)
-			err := testClient.Create(context.Background(), sc)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("valid object rejected: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("accepted; want rejection with %q", tc.want)
-			}
-			if !apierrors.IsInvalid(err) {
-				t.Fatalf("error %v is not Invalid", err)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q does not contain %q", err.Error(), tc.want)
-			}
+			createExpectingAdmission(t, sc, tc.want)
 		})
 	}
 }

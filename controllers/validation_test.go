@@ -122,23 +122,30 @@ func TestInvalidSignalingClustersAreRejected(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := newCluster(ns, "v"+strings.Repeat("x", i%3)+randSuffix(), "127.0.0.1:6399", "")
 			tc.mutate(sc)
-			err := testClient.Create(context.Background(), sc)
-			if tc.want == "" {
-				// Control case: an accepted object proves the base object is valid.
-				if err != nil {
-					t.Fatalf("valid object rejected: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("accepted; want rejection with %q", tc.want)
-			}
-			if !apierrors.IsInvalid(err) {
-				t.Fatalf("error %v is not Invalid", err)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q does not contain %q", err.Error(), tc.want)
-			}
+			createExpectingAdmission(t, sc, tc.want)
 		})
+	}
+}
+
+// createExpectingAdmission creates sc and checks the API server's verdict: accepted when want
+// is empty (a control case proving the base object valid), otherwise rejected as Invalid with
+// a message containing want.
+func createExpectingAdmission(t *testing.T, sc *v1alpha1.SignalingCluster, want string) {
+	t.Helper()
+	err := testClient.Create(context.Background(), sc)
+	if want == "" {
+		if err != nil {
+			t.Fatalf("valid object rejected: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("accepted; want rejection with %q", want)
+	}
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("error %v is not Invalid", err)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not contain %q", err.Error(), want)
 	}
 }

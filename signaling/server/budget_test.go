@@ -28,13 +28,7 @@ func TestSendQueueByteBudgetDisconnectsASlowConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sender.Close()
-	block := make(chan struct{})
-	defer close(block)
-	slow, err := sioclient.Dial(context.Background(), n.URL, sioclient.Options{Token: nodetest.Token(t, "slow"), OnEvent: func(sioclient.Event) { <-block }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
+	slow := dialNonReading(t, n.URL, "slow")
 	join(t, sender, "r1")
 	join(t, slow, "r1")
 

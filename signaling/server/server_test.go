@@ -281,13 +281,7 @@ func TestSlowConsumerIsDisconnectedAndRoomUnaffected(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer healthy.Close()
-	block := make(chan struct{})
-	defer close(block)
-	slow, err := sioclient.Dial(context.Background(), n.URL, sioclient.Options{Token: nodetest.Token(t, "slow"), OnEvent: func(sioclient.Event) { <-block }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
+	slow := dialNonReading(t, n.URL, "slow")
 	join(t, sender, "r1")
 	join(t, healthy, "r1")
 	join(t, slow, "r1")
@@ -387,4 +381,17 @@ func TestHealthReadyMetrics(t *testing.T) {
 	if !errors.As(err, &he) || he.Status != 503 || he.RetryAfter != "3" {
 		t.Fatalf("upgrade while draining: %v", err)
 	}
+}
+
+// dialNonReading connects user whose event handler blocks until the test ends: the client
+// stops reading, so what the node sends it piles up in the node's send queue.
+func dialNonReading(t *testing.T, url, user string) *sioclient.Client {
+	t.Helper()
+	block := make(chan struct{})
+	c, err := sioclient.Dial(context.Background(), url, sioclient.Options{Token: nodetest.Token(t, user), OnEvent: func(sioclient.Event) { <-block }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { close(block); c.Close() })
+	return c
 }
