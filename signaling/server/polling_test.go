@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/internal/testutil/nodetest"
 	"github.com/switchboard-rtc/switchboard/internal/testutil/redisserver"
+	"github.com/switchboard-rtc/switchboard/signaling/config"
 	"github.com/switchboard-rtc/switchboard/signaling/server"
 )
 
@@ -324,4 +326,38 @@ func TestPollingWithoutStickySessions(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestRelayedPollingKeepsOrder: a session's packets keep their order when every POST and
+// poll alternates between its owner and another node (acks 1..n arrive as 1..n). It logs
+// the round-trip time of a POST plus the poll that answers it, local and relayed (the
+// figures in docs/benchmarks.md §Long-polling relay).
+func TestRelayedPollingKeepsOrder(t *testing.T) {
+	rs := redisserver.Start(t, redisserver.Options{})
+	a := nodetest.Start(t, nodetest.Config{NodeID: "node-a", RedisURL: rs.URL(), Node: config.Config{EventRate: 1e6, EventBurst: 1e6}})
+	b := nodetest.Start(t, nodetest.Config{NodeID: "node-b", RedisURL: rs.URL()})
+	for _, nd := range []*nodetest.Node{a, b} {
+		for nd.Hub.Ready() != nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	p := poller{t: t}
+	sid := p.handshake(a.URL)
+	p.connect(a.URL, sid, "alice")
+	const rounds = 100
+	roundTrips := func(first, second string, base int) time.Duration {
+		start := time.Now()
+		for i := range rounds {
+			id := base + i
+			p.do(http.MethodPost, pollURL(first, sid), "42"+strconv.Itoa(id)+`["heartbeat"]`)
+			if got := p.pollUntil(second, sid, "43"); got != "43"+strconv.Itoa(id)+`[{"ok":true}]` {
+				t.Fatalf("round %d: %q, want the ack of %d", i, got, id)
+			}
+		}
+		return time.Since(start) / rounds
+	}
+	local := roundTrips(a.URL, a.URL, 1000)
+	relayed := roundTrips(b.URL, b.URL, 2000)
+	mixed := roundTrips(a.URL, b.URL, 3000)
+	t.Logf("POST + poll round trip: local %v, both relayed %v, POST local + poll relayed %v", local, relayed, mixed)
 }
