@@ -361,3 +361,53 @@ func TestRelayedPollingKeepsOrder(t *testing.T) {
 	mixed := roundTrips(a.URL, b.URL, 3000)
 	t.Logf("POST + poll round trip: local %v, both relayed %v, POST local + poll relayed %v", local, relayed, mixed)
 }
+
+// TestPollingSessionsHonourTheLimits: the connection caps, the CONNECT deadline, the ping
+// timeout, the send queue's byte budget and the drain apply to polling sessions as to
+// WebSockets.
+func TestPollingSessionsHonourTheLimits(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Config{Server: server.Options{
+		MaxConnectionsPerIP: 2, ConnectTimeout: 500 * time.Millisecond,
+		PingInterval: 300 * time.Millisecond, PingTimeout: 300 * time.Millisecond, SendQueueBytes: 4096,
+	}})
+	p := poller{t: t}
+	// CONNECT deadline: a session that never authenticates is closed.
+	idle := p.handshake(n.URL)
+	busy := p.handshake(n.URL)
+	wantEngineError(t, "third session from one IP", p.do(http.MethodGet, pollURL(n.URL, ""), ""), 429, 3, "Too many connections from this address")
+	p.connect(n.URL, busy, "bob") // authenticates in time
+	var last []string
+	for len(last) == 0 || last[len(last)-1] != "1" {
+		last = p.poll(n.URL, idle)
+	}
+	if got := testutil.ToFloat64(n.Metrics.Disconnects.WithLabelValues("connect_timeout")); got != 1 {
+		t.Fatalf("connect timeouts = %v, want 1", got)
+	}
+	// Ping over polling: the polls carry "2"; a client that never answers is closed.
+	sawPing := false
+	for closed := false; !closed; {
+		for _, pkt := range p.poll(n.URL, busy) {
+			sawPing = sawPing || pkt == "2"
+			closed = pkt == "1"
+		}
+	}
+	if got := testutil.ToFloat64(n.Metrics.Disconnects.WithLabelValues("ping_timeout")); !sawPing || got != 1 {
+		t.Fatalf("ping seen %v, ping timeouts = %v, want a ping and 1", sawPing, got)
+	}
+
+	// Send queue byte budget: a client that stops polling while its queue grows is closed.
+	slow := p.handshake(n.URL)
+	p.connect(n.URL, slow, "carol")
+	p.do(http.MethodPost, pollURL(n.URL, slow), `42["join_room",{"roomId":"big"}]`)
+	for i := 0; testutil.ToFloat64(n.Metrics.SlowConsumers) == 0; i++ {
+		if i > 100 {
+			t.Fatal("the queue of a client that does not poll was never cut")
+		}
+		// Answer pings so only the budget can close it.
+		p.do(http.MethodPost, pollURL(n.URL, slow), "3\x1e"+`42["chat_message",{"content":"`+strings.Repeat("x", 900)+`"}]`)
+	}
+
+	// Draining: new polling sessions get 503.
+	n.Server.SetDraining(time.Second)
+	wantEngineError(t, "handshake while draining", p.do(http.MethodGet, pollURL(n.URL, ""), ""), 503, 3, "Server draining; reconnect to another node")
+}
