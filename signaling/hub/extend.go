@@ -103,3 +103,21 @@ func (h *Hub) PublishControl(ctx context.Context, event string, payload any) err
 	}
 	return h.opts.Broker.PublishControl(ctx, broker.Message{Type: broker.TypeControl, Event: event, Data: data, Origin: h.opts.NodeID})
 }
+
+// TransportHandler receives one step of an Engine.IO session relayed between nodes: from
+// is the sending node, event the step, sid the Engine.IO session. It runs on the bus's
+// delivery goroutine and must not block.
+type TransportHandler func(from, event, sid string, data json.RawMessage)
+
+// OnTransport registers the server's handler of relayed session traffic (messages that
+// arrive before it is registered are dropped).
+func (h *Hub) OnTransport(f TransportHandler) {
+	h.mu.Lock()
+	h.transportHandler = f
+	h.mu.Unlock()
+}
+
+// PublishTransport sends one step of an Engine.IO session to the node nodeID.
+func (h *Hub) PublishTransport(ctx context.Context, nodeID, event, sid string, data json.RawMessage) error {
+	return h.opts.Broker.PublishNode(ctx, nodeID, broker.Message{Type: broker.TypeTransport, Event: event, Session: sid, Data: data, Origin: h.opts.NodeID})
+}
