@@ -315,6 +315,9 @@ func TestSFUFinalDisconnectClosesThePeer(t *testing.T) {
 	if len(calls) != 1 || calls[0].String() != "DELETE /rooms/conf/peers/alice" {
 		t.Fatalf("media calls after the window = %v", calls)
 	}
+	if e.rdb.Exists(context.Background(), sfu.OwnedKey("conf", "alice")).Val() != 0 {
+		t.Fatal("alice's ownership record outlived her reconnection window")
+	}
 }
 
 func jsonEqual(a, b json.RawMessage) bool {

@@ -206,9 +206,17 @@ func (s *Service) onProduce(ctx context.Context, sess *hub.Session, payload json
 		return nil, s.mediaError(sess, event, err)
 	}
 	s.mediaOK()
+	if perr := s.record(ctx, owner{room, user}, kindProducer, p.ID, "producer"); perr != nil {
+		// Past the cap (or without the shared state) the producer is not kept: close it.
+		if err := s.media.CloseProducer(ctx, room, p.ID); err != nil {
+			s.log.Warn("could not close a producer refused by the cap", "room", room, "producer", p.ID, "err", err)
+		}
+		return nil, perr
+	}
 	if err := s.producers.add(ctx, room, producer{ID: p.ID, UserID: user, Kind: kind}); err != nil {
-		// The producer exists and others can consume it; only the sfu_producer_closed
-		// announcement on leave depends on the registry.
+		// The producer exists and others can consume it; without its registry entry it is
+		// missing from join acks, its owner cannot pause or close it by event, and nothing
+		// announces its end (the Media Service still closes it with the peer).
 		s.log.Warn("producer not recorded in the registry", "room", room, "producer", p.ID, "err", err)
 	}
 	if err := s.h.Broadcast(room, "sfu_new_producer", newProducer{RoomID: room, ProducerID: p.ID, UserID: user, Kind: kind}, user); err != nil {
@@ -348,7 +356,7 @@ func (s *Service) record(ctx context.Context, w owner, kind, id, what string) *v
 	case err == nil:
 		return nil
 	case errors.Is(err, errTooMany):
-		return vocab.NewError(vocab.CodeRateLimited, fmt.Sprintf("too many transports and consumers in this room (at most %d); leave and rejoin the room", MaxOwnedPerUser))
+		return vocab.NewError(vocab.CodeRateLimited, fmt.Sprintf("too many transports, consumers and producers in this room (at most %d); close producers, or leave and rejoin the room", MaxOwnedPerUser))
 	default:
 		s.log.Warn("could not record a new id", "room", w.room, "user", w.user, what, id, "err", err)
 		return vocab.NewError(vocab.CodeInternal, fmt.Sprintf("could not record the new %s: the shared state is unavailable; try again", what))

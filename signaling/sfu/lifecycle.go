@@ -65,6 +65,9 @@ func (s *Service) onCloseProducer(ctx context.Context, sess *hub.Session, payloa
 		return nil, s.mediaError(sess, event, err)
 	}
 	s.mediaOK()
+	if err := s.own.drop(ctx, owner{room, p.UserID}, kindProducer, p.ID); err != nil {
+		s.log.Warn("closed producer still counts against the cap", "room", room, "producer", p.ID, "err", err)
+	}
 	removed, err := s.producers.remove(ctx, room, p.ID)
 	if err != nil {
 		s.log.Warn("closed producer not removed from the registry", "room", room, "producer", p.ID, "err", err)

@@ -25,10 +25,12 @@ type owner struct{ room, user string }
 const (
 	kindTransport = "t"
 	kindConsumer  = "c"
+	kindProducer  = "p" // counted against the cap only; the producer registry says who owns it
 )
 
-// MaxOwnedPerUser caps the transports and consumers one user may hold in one room; past
-// it sfu_create_transport and sfu_consume answer rate_limited until the user leaves.
+// MaxOwnedPerUser caps the transports, consumers and producers one user may hold in one
+// room; past it sfu_create_transport, sfu_consume and sfu_produce answer rate_limited
+// (a closed producer frees its place).
 const MaxOwnedPerUser = 1024
 
 // ownedTTL bounds a record left behind by a cluster that died as a whole; every new id
@@ -36,18 +38,20 @@ const MaxOwnedPerUser = 1024
 const ownedTTL = 24 * time.Hour
 
 // errTooMany: the user already holds MaxOwnedPerUser ids in the room.
-var errTooMany = errors.New("too many transports and consumers")
+var errTooMany = errors.New("too many transports, consumers and producers")
 
 type ownership interface {
 	// add records id as w's; errTooMany past the cap.
 	add(ctx context.Context, w owner, kind, id string) error
 	owns(ctx context.Context, w owner, kind, id string) (bool, error)
+	// drop removes one id (a closed producer).
+	drop(ctx context.Context, w owner, kind, id string) error
 	// forget drops everything of w (the Media Service closed it).
 	forget(ctx context.Context, w owner) error
 }
 
 // OwnedKey is the Redis hash of the ids one user created in one room:
-// "t:{transportId}" / "c:{consumerId}" → "1".
+// "t:{transportId}" / "c:{consumerId}" / "p:{producerId}" → "1".
 func OwnedKey(room, user string) string { return "room:{" + room + "}:sfu-owned:" + user }
 
 type redisOwnership struct{ rdb redis.UniversalClient }
@@ -74,6 +78,10 @@ func (r redisOwnership) add(ctx context.Context, w owner, kind, id string) error
 
 func (r redisOwnership) owns(ctx context.Context, w owner, kind, id string) (bool, error) {
 	return r.rdb.HExists(ctx, OwnedKey(w.room, w.user), kind+":"+id).Result()
+}
+
+func (r redisOwnership) drop(ctx context.Context, w owner, kind, id string) error {
+	return r.rdb.HDel(ctx, OwnedKey(w.room, w.user), kind+":"+id).Err()
 }
 
 func (r redisOwnership) forget(ctx context.Context, w owner) error {
@@ -111,6 +119,13 @@ func (m *memoryOwnership) owns(_ context.Context, w owner, kind, id string) (boo
 	defer m.mu.Unlock()
 	_, ok := m.owned[w][kind+":"+id]
 	return ok, nil
+}
+
+func (m *memoryOwnership) drop(_ context.Context, w owner, kind, id string) error {
+	m.mu.Lock()
+	delete(m.owned[w], kind+":"+id)
+	m.mu.Unlock()
+	return nil
 }
 
 func (m *memoryOwnership) forget(_ context.Context, w owner) error {
