@@ -43,6 +43,14 @@ func (h *Hub) notifyMemberGone(room, user, reason string) {
 // fallback turns an sfu room into p2p while the media service is down).
 func (h *Hub) SetModeOverride(f func(roomID, mode string) string) { h.modeOverride = f }
 
+// JoinExtraFunc returns fields to add to a join_room ack (nil for none). It runs after
+// the user joined the room, with the mode the ack reports.
+type JoinExtraFunc func(ctx context.Context, roomID, userID, mode string) map[string]any
+
+// SetJoinExtra lets a feature add fields to join acks (the SFU proxy lists the room's
+// producers there); call it before Start. Fields the hub sets itself are not replaced.
+func (h *Hub) SetJoinExtra(f JoinExtraFunc) { h.joinExtra = f }
+
 // Broadcast sends event to every member of room on every node, except the user except
 // ("" for nobody).
 func (h *Hub) Broadcast(room, event string, payload any, except string) error {

@@ -152,6 +152,8 @@ type Hub struct {
 	memberGone       []MemberGoneFunc
 	// modeOverride lets the SFU fallback report a room's effective mode.
 	modeOverride func(room, mode string) string
+	// joinExtra adds a feature's fields to join acks (the SFU proxy's producers).
+	joinExtra JoinExtraFunc
 
 	draining    atomic.Bool
 	busDownAt   atomic.Int64 // Unix nanos when the broker was last seen not ready (or the start)
