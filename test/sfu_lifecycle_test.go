@@ -145,3 +145,29 @@ func TestSFULifecycleErrors(t *testing.T) {
 		t.Fatal("a failed close removed the producer from the registry")
 	}
 }
+
+// TestSFUCloseProducerGoneOnTheMediaSide: a producer the Media Service no longer knows
+// (404) is closed for the room all the same: announced and removed from the registry.
+func TestSFUCloseProducerGoneOnTheMediaSide(t *testing.T) {
+	e := newSFUEnv(t, vocab.RoomInfo{ID: "conf", Mode: vocab.ModeSFU})
+	n, _ := e.node(t, "node-a", nil)
+	alice := nodetest.Connect(t, n, "alice")
+	bob := nodetest.Connect(t, n, "bob")
+	joinProducers(t, alice, "conf")
+	joinProducers(t, bob, "conf")
+	p := produce(t, alice, createTransport(t, alice, "send"), "audio")
+	e.media.remember(func() { delete(e.media.producers, p) })
+	mustCall(t, alice, "sfu_close_producer", map[string]any{"producerId": p}, nil)
+	if ev := next(t, bob, "sfu_producer_closed", 5*time.Second); ev["producerId"] != p {
+		t.Fatalf("sfu_producer_closed = %v", ev)
+	}
+	if e.rdb.HExists(context.Background(), sfu.ProducersKey("conf"), p).Val() {
+		t.Fatal("the producer stayed in the registry")
+	}
+	// Pausing a producer the Media Service lost is the client's error, passed back.
+	p2 := produce(t, alice, createTransport(t, alice, "send"), "video")
+	e.media.remember(func() { delete(e.media.producers, p2) })
+	if err := call(t, alice, "sfu_pause_producer", map[string]any{"producerId": p2}, nil); code(err) != "invalid_payload" {
+		t.Fatalf("pause of a producer unknown to the Media Service: %v, want invalid_payload", err)
+	}
+}

@@ -3,6 +3,8 @@ package sfu
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
 
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/vocab"
@@ -61,7 +63,10 @@ func (s *Service) onCloseProducer(ctx context.Context, sess *hub.Session, payloa
 	if perr != nil {
 		return nil, perr
 	}
-	if err := s.media.CloseProducer(ctx, room, p.ID); err != nil {
+	// A 404 means the Media Service no longer has the producer (it died with its
+	// transport, say): the close is done, and the registry entry must go too.
+	var ce *ClientError
+	if err := s.media.CloseProducer(ctx, room, p.ID); err != nil && !(errors.As(err, &ce) && ce.Status == http.StatusNotFound) {
 		return nil, s.mediaError(sess, event, err)
 	}
 	s.mediaOK()
