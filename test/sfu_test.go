@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -81,101 +80,6 @@ func (f *fakeRoomService) callsFor(id string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[id]
-}
-
-// mediaCall is one request the fake Media Service received.
-type mediaCall struct {
-	Method, Path string
-	Body         map[string]json.RawMessage
-}
-
-func (c mediaCall) String() string { return c.Method + " " + c.Path }
-
-func (c mediaCall) str(field string) string {
-	var s string
-	_ = json.Unmarshal(c.Body[field], &s)
-	return s
-}
-
-// fakeMedia implements the Media Service contract and records every call. With down
-// set it answers 503 to everything, /health included.
-type fakeMedia struct {
-	*httptest.Server
-	mu    sync.Mutex
-	calls []mediaCall
-	n     int
-	down  atomic.Bool
-}
-
-const fakeCaps = `{"codecs":[{"kind":"video","mimeType":"video/VP8","clockRate":90000}]}`
-
-func newFakeMedia(t *testing.T) *fakeMedia {
-	f := &fakeMedia{}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeMedia) serve(w http.ResponseWriter, r *http.Request) {
-	raw, _ := io.ReadAll(r.Body)
-	c := mediaCall{Method: r.Method, Path: r.URL.Path}
-	_ = json.Unmarshal(raw, &c.Body)
-	f.mu.Lock()
-	f.calls = append(f.calls, c)
-	f.n++
-	n := f.n
-	f.mu.Unlock()
-	if f.down.Load() {
-		http.Error(w, "media workers gone", http.StatusServiceUnavailable)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	p := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/health":
-		fmt.Fprint(w, `{"status":"ok"}`)
-	case r.Method == http.MethodGet && len(p) == 3 && p[2] == "rtp-capabilities":
-		fmt.Fprintf(w, `{"rtpCapabilities":%s}`, fakeCaps)
-	case r.Method == http.MethodPost && len(p) == 3 && p[2] == "transports":
-		fmt.Fprintf(w, `{"id":"t%d-%s","iceParameters":{"usernameFragment":"uf%d","password":"pw"},"iceCandidates":[{"ip":"10.0.0.1","port":40000,"protocol":"udp"}],"dtlsParameters":{"role":"auto","fingerprints":[]}}`, n, c.str("peerId"), n)
-	case r.Method == http.MethodPost && len(p) == 5 && p[4] == "connect":
-		fmt.Fprint(w, `{}`)
-	case r.Method == http.MethodPost && len(p) == 5 && p[4] == "producers":
-		if strings.Contains(string(c.Body["rtpParameters"]), "broken") {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"error":{"code":"invalid_rtp_parameters","message":"rtpParameters.codecs must not be empty"}}`)
-			return
-		}
-		fmt.Fprintf(w, `{"id":"p%d"}`, n)
-	case r.Method == http.MethodPost && len(p) == 5 && p[4] == "consumers":
-		fmt.Fprintf(w, `{"id":"c%d","producerId":%q,"kind":"video","rtpParameters":{"codecs":[{"mimeType":"video/VP8"}],"mid":"0"}}`, n, c.str("producerId"))
-	case r.Method == http.MethodPost && len(p) == 5 && p[2] == "consumers" && p[4] == "resume":
-		fmt.Fprint(w, `{}`)
-	case r.Method == http.MethodDelete && len(p) == 4 && p[2] == "peers":
-		fmt.Fprint(w, `{}`)
-	default:
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `{"error":{"code":"not_found","message":"no such route"}}`)
-	}
-}
-
-// since returns the calls after the first n, without /health polls.
-func (f *fakeMedia) since(n int) []mediaCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []mediaCall
-	for _, c := range f.calls[n:] {
-		if c.Path != "/health" {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func (f *fakeMedia) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.calls)
 }
 
 // sfuEnv is a Room Service, a Media Service and a Redis shared by SFU test nodes.
@@ -357,14 +261,12 @@ func TestSFUNegotiationAcrossTwoNodes(t *testing.T) {
 		t.Errorf("connect request = %v", got[2].Body)
 	}
 
-	// A late joiner on node-a hears about the existing producer when it opens a
-	// receiving transport.
+	// A late joiner on node-a learns the existing producer from its join ack.
 	carol := nodetest.Connect(t, na, "carol")
-	joinMode(t, carol, "conf")
-	createTransport(t, carol, "recv")
-	if np := next(t, carol, "sfu_new_producer", 5*time.Second); np["producerId"] != prod.ProducerID || np["userId"] != "alice" {
-		t.Fatalf("late joiner's sfu_new_producer = %v", np)
+	if ps := joinProducers(t, carol, "conf"); len(ps) != 1 || ps[0].ProducerID != prod.ProducerID || ps[0].UserID != "alice" || ps[0].Kind != "video" || ps[0].Paused {
+		t.Fatalf("late joiner's join ack producers = %+v", ps)
 	}
+	createTransport(t, carol, "recv")
 
 	// Alice leaves: the Media Service closes her peer, the room hears her producer closed.
 	beforeLeave := e.media.count()
@@ -412,6 +314,9 @@ func TestSFUFinalDisconnectClosesThePeer(t *testing.T) {
 	calls := e.media.since(before)
 	if len(calls) != 1 || calls[0].String() != "DELETE /rooms/conf/peers/alice" {
 		t.Fatalf("media calls after the window = %v", calls)
+	}
+	if e.rdb.Exists(context.Background(), sfu.OwnedKey("conf", "alice")).Val() != 0 {
+		t.Fatal("alice's ownership record outlived her reconnection window")
 	}
 }
 

@@ -40,13 +40,13 @@ func printDevBanner(out io.Writer, addr, metricsAddr string, cfg config.Config, 
 	bob, _ := k.Token("bob", "Bob", devTokenTTL, devClaims(cfg))
 	fmt.Fprintf(out, `
 ================ Switchboard dev node ================
-Socket.IO endpoint: %[1]s  (path /socket.io/, transports: ["websocket"])
+Socket.IO endpoint: %[1]s  (path /socket.io/, transports: ["polling", "websocket"])
 Dev tokens (RS256, valid 24h, key pair generated at start):
   alice: %[2]s
   bob:   %[3]s
 
 Connect with socket.io-client 4.x (Node or a browser):
-  const socket = io("%[1]s", { transports: ["websocket"], auth: { token: "<token>" } });
+  const socket = io("%[1]s", { auth: { token: "<token>" } });
   socket.emit("join_room", { roomId: "demo" }, (ack) => console.log(ack));
 or send the token as the cookie %[4]s=<token>, or the header "Authorization: Bearer <token>".
 More tokens: curl '%[1]s/dev/token?user=carol&name=Carol'

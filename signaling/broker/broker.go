@@ -38,6 +38,10 @@ const (
 	// messages may have been lost (pub/sub is at-most-once, docs/failure-modes.md F1, F3).
 	// The node then re-reads presence and re-writes its own. Not sent for the first subscribe.
 	TypeResubscribed = "resubscribed"
+	// TypeTransport carries one Engine.IO session's traffic between the node that owns the
+	// session and the node a client request landed on (signaling/server/sessionrelay.go):
+	// Event names the step, Session the Engine.IO sid, Data the step's envelope.
+	TypeTransport = "transport"
 )
 
 // Message is what travels between nodes. It is JSON-encoded on the wire.

@@ -43,6 +43,14 @@ func (h *Hub) notifyMemberGone(room, user, reason string) {
 // fallback turns an sfu room into p2p while the media service is down).
 func (h *Hub) SetModeOverride(f func(roomID, mode string) string) { h.modeOverride = f }
 
+// JoinExtraFunc returns fields to add to a join_room ack (nil for none). It runs after
+// the user joined the room, with the mode the ack reports.
+type JoinExtraFunc func(ctx context.Context, roomID, userID, mode string) map[string]any
+
+// SetJoinExtra lets a feature add fields to join acks (the SFU proxy lists the room's
+// producers there); call it before Start. Fields the hub sets itself are not replaced.
+func (h *Hub) SetJoinExtra(f JoinExtraFunc) { h.joinExtra = f }
+
 // Broadcast sends event to every member of room on every node, except the user except
 // ("" for nobody).
 func (h *Hub) Broadcast(room, event string, payload any, except string) error {
@@ -94,4 +102,22 @@ func (h *Hub) PublishControl(ctx context.Context, event string, payload any) err
 		return err
 	}
 	return h.opts.Broker.PublishControl(ctx, broker.Message{Type: broker.TypeControl, Event: event, Data: data, Origin: h.opts.NodeID})
+}
+
+// TransportHandler receives one step of an Engine.IO session relayed between nodes: from
+// is the sending node, event the step, sid the Engine.IO session. It runs on the bus's
+// delivery goroutine and must not block.
+type TransportHandler func(from, event, sid string, data json.RawMessage)
+
+// OnTransport registers the server's handler of relayed session traffic (messages that
+// arrive before it is registered are dropped).
+func (h *Hub) OnTransport(f TransportHandler) {
+	h.mu.Lock()
+	h.transportHandler = f
+	h.mu.Unlock()
+}
+
+// PublishTransport sends one step of an Engine.IO session to the node nodeID.
+func (h *Hub) PublishTransport(ctx context.Context, nodeID, event, sid string, data json.RawMessage) error {
+	return h.opts.Broker.PublishNode(ctx, nodeID, broker.Message{Type: broker.TypeTransport, Event: event, Session: sid, Data: data, Origin: h.opts.NodeID})
 }

@@ -145,10 +145,15 @@ type Hub struct {
 	roomLocks *roomLocks
 
 	controlHandlers []ControlHandler
-	extraEvents     map[string]EventHandler
-	memberGone      []MemberGoneFunc
+	// transportHandler receives Engine.IO session traffic relayed by other nodes
+	// (OnTransport); guarded by mu.
+	transportHandler TransportHandler
+	extraEvents      map[string]EventHandler
+	memberGone       []MemberGoneFunc
 	// modeOverride lets the SFU fallback report a room's effective mode.
 	modeOverride func(room, mode string) string
+	// joinExtra adds a feature's fields to join acks (the SFU proxy's producers).
+	joinExtra JoinExtraFunc
 
 	draining    atomic.Bool
 	busDownAt   atomic.Int64 // Unix nanos when the broker was last seen not ready (or the start)

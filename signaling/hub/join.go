@@ -133,13 +133,21 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 	if h.modeOverride != nil {
 		mode = h.modeOverride(room, mode)
 	}
-	return map[string]any{
+	ack := map[string]any{
 		"roomId":       room,
 		"mode":         mode,
 		"self":         participant{s.User.UserID, s.User.Name},
 		"participants": others,
 		"chat":         history,
-	}, nil
+	}
+	if h.joinExtra != nil {
+		for k, v := range h.joinExtra(ctx, room, s.User.UserID, mode) {
+			if _, taken := ack[k]; !taken {
+				ack[k] = v
+			}
+		}
+	}
+	return ack, nil
 }
 
 func (h *Hub) publishReplace(ctx context.Context, room, user string, prev *presence.Member) {

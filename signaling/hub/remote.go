@@ -48,6 +48,13 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 		h.onControl(m)
 	case broker.TypeResubscribed:
 		h.requestResync()
+	case broker.TypeTransport:
+		h.mu.RLock()
+		f := h.transportHandler
+		h.mu.RUnlock()
+		if f != nil {
+			f(m.Origin, m.Event, m.Session, m.Data)
+		}
 	}
 }
 

@@ -28,6 +28,11 @@ type Metrics struct {
 	// ConnectionsRefused counts connections refused by a cap: node_full, ip_limit, user_limit.
 	ConnectionsRefused *prometheus.CounterVec
 	DevMode            prometheus.Gauge
+	// Long-polling (signaling/server/polling.go, sessionrelay.go).
+	PollingSessions prometheus.Gauge       // sessions on the polling transport owned here
+	PollingRequests *prometheus.CounterVec // polling requests served for sessions owned here, by method and status
+	SessionRelays   *prometheus.CounterVec // requests relayed to the owning node, by kind and outcome
+	BridgedSockets  prometheus.Gauge       // WebSockets held here for a session another node owns
 
 	Redis *RedisMetrics
 	Chat  *ChatMetrics
@@ -51,7 +56,11 @@ func New() *Metrics {
 	m.SlowConsumers = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "slow_consumer_disconnects_total", Help: "Connections closed because their send queue was full (frames or bytes)."})
 	m.ConnectionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "connections_refused_total", Help: "Connections refused by a connection cap, by cap (node_full, ip_limit, user_limit)."}, []string{"reason"})
 	m.DevMode = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "dev_mode", Help: "1 when the node runs with --dev (generated keys, /dev/token): alert on it in production."})
-	for _, c := range []prometheus.Collector{m.Connections, m.ConnectionsOpen, m.Rooms, m.EventsIn, m.EventsOut, m.Errors, m.AuthFailures, m.Disconnects, m.SlowConsumers, m.ConnectionsRefused, m.DevMode} {
+	m.PollingSessions = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "polling_sessions", Help: "Engine.IO sessions owned by this node that are on the long-polling transport (not upgraded)."})
+	m.PollingRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "polling_requests_total", Help: "Long-polling requests served for sessions this node owns (arrived here or relayed from another node), by method and HTTP status."}, []string{"method", "status"})
+	m.SessionRelays = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "session_relays_total", Help: "Requests of sessions owned by another node, relayed to the owner over the bus, by kind (get, post, websocket) and outcome (ok, timeout, unavailable)."}, []string{"kind", "outcome"})
+	m.BridgedSockets = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "bridged_websockets", Help: "WebSockets held by this node for an upgraded session another node owns (bridged over the bus)."})
+	for _, c := range []prometheus.Collector{m.PollingSessions, m.PollingRequests, m.SessionRelays, m.BridgedSockets, m.Connections, m.ConnectionsOpen, m.Rooms, m.EventsIn, m.EventsOut, m.Errors, m.AuthFailures, m.Disconnects, m.SlowConsumers, m.ConnectionsRefused, m.DevMode} {
 		f(c)
 	}
 	m.Redis = newRedisMetrics(reg)

@@ -194,6 +194,7 @@ func (n *Node) Close(ctx context.Context) {
 			}()
 		}
 		n.Hub.Close(ctx)
+		n.Server.CloseBridges()
 		wg.Wait()
 		_ = n.Server.Wait(ctx)
 		n.SFU.Close()

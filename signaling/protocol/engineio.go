@@ -46,3 +46,36 @@ type OpenPacket struct {
 	PingTimeout  int64    `json:"pingTimeout"`
 	MaxPayload   int64    `json:"maxPayload"`
 }
+
+// RecordSeparator joins the packets of one HTTP long-polling payload (Engine.IO v4).
+const RecordSeparator = '\x1e'
+
+// EncodePayload joins packets into one long-polling payload.
+func EncodePayload(packets [][]byte) []byte {
+	n := len(packets)
+	for _, p := range packets {
+		n += len(p)
+	}
+	out := make([]byte, 0, n)
+	for i, p := range packets {
+		if i > 0 {
+			out = append(out, RecordSeparator)
+		}
+		out = append(out, p...)
+	}
+	return out
+}
+
+// DecodePayload splits a long-polling payload into its packets. The packets share
+// payload's memory.
+func DecodePayload(payload []byte) [][]byte {
+	var out [][]byte
+	start := 0
+	for i, b := range payload {
+		if b == RecordSeparator {
+			out = append(out, payload[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, payload[start:])
+}

@@ -101,15 +101,17 @@ type Server struct {
 	// RetryAfter is what refused upgrades tell clients while draining.
 	retryAfter time.Duration
 
-	conns sync.WaitGroup // open WebSocket handlers
+	conns sync.WaitGroup // open WebSocket handlers, polling sessions and bridges
 	caps  *connCaps
+	polls pollSessions // the polling sessions this node owns
+	relay relays       // requests relayed to other nodes, WebSockets bridged for them
 }
 
 // New builds the server and its routes.
 func New(opts Options) *Server {
 	opts.withDefaults()
 	s := &Server{opts: opts, log: opts.Logger, m: opts.Metrics, mux: http.NewServeMux(), origins: map[string]bool{}, retryAfter: 5 * time.Second,
-		caps: newConnCaps(opts)}
+		caps: newConnCaps(opts), polls: pollSessions{m: map[string]*pollSession{}}, relay: newRelays()}
 	for _, o := range opts.AllowedOrigins {
 		o = strings.TrimRight(strings.TrimSpace(o), "/")
 		if o == "*" {
@@ -128,6 +130,7 @@ func New(opts Options) *Server {
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	s.mux.HandleFunc("/socket.io/", s.serveSocketIO)
+	opts.Hub.OnTransport(s.onTransport)
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
 	s.mux.HandleFunc("/readyz", s.serveReady)
 	return s
@@ -216,31 +219,83 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		engineError(w, http.StatusBadRequest, 5, "Unsupported protocol version")
 		return
 	}
-	if q.Get("transport") != "websocket" || !websocket.IsWebSocketUpgrade(r) {
-		// Long-polling is not offered (upgrades: []); answer as Socket.IO servers do.
+	tr, sid := q.Get("transport"), q.Get("sid")
+	if tr != "polling" && tr != "websocket" {
+		engineError(w, http.StatusBadRequest, 0, "Transport unknown")
+		return
+	}
+	if sid == "" && tr == "websocket" {
+		s.serveWebSocket(w, r)
+		return
+	}
+	// Long-polling, or the upgrade of a session opened over it (polling.go, upgrade.go;
+	// sessionrelay.go when another node owns the session).
+	if !s.checkOrigin(w, r) {
+		return
+	}
+	s.setCORS(w, r)
+	if r.Method == http.MethodOptions {
+		s.servePreflight(w, r)
+		return
+	}
+	if sid == "" {
+		if s.refuseDraining(w) {
+			return
+		}
+		s.servePollingHandshake(w, r)
+		return
+	}
+	s.serveSession(w, r, tr, sid)
+}
+
+// refuseDraining answers 503 + Retry-After while the node drains.
+func (s *Server) refuseDraining(w http.ResponseWriter) bool {
+	if !s.draining.Load() {
+		return false
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int((s.retryAfter+time.Second-1)/time.Second)))
+	engineError(w, http.StatusServiceUnavailable, 3, "Server draining; reconnect to another node")
+	return true
+}
+
+// checkOrigin refuses (403) a request whose Origin is not allowed.
+func (s *Server) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if s.originAllowed(r) {
+		return true
+	}
+	s.m.AuthFailures.WithLabelValues("origin").Inc()
+	s.log.Info("refused a request from a foreign origin", "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
+	engineError(w, http.StatusForbidden, 4, "Forbidden")
+	return false
+}
+
+// admit reserves a connection slot for a new session from ip, or answers the refusal.
+func (s *Server) admit(w http.ResponseWriter, ip netip.Addr) bool {
+	refused := s.caps.admit(ip)
+	if refused == "" {
+		return true
+	}
+	s.m.ConnectionsRefused.WithLabelValues(refused).Inc()
+	if refused == "node_full" {
+		w.Header().Set("Retry-After", "5")
+		engineError(w, http.StatusServiceUnavailable, 3, "Server full; try again later")
+	} else {
+		engineError(w, http.StatusTooManyRequests, 3, "Too many connections from this address")
+	}
+	return false
+}
+
+// serveWebSocket opens a session directly over WebSocket.
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
 		engineError(w, http.StatusBadRequest, 3, "Bad request")
 		return
 	}
-	if s.draining.Load() {
-		w.Header().Set("Retry-After", strconv.Itoa(int((s.retryAfter+time.Second-1)/time.Second)))
-		engineError(w, http.StatusServiceUnavailable, 3, "Server draining; reconnect to another node")
-		return
-	}
-	if !s.originAllowed(r) {
-		s.m.AuthFailures.WithLabelValues("origin").Inc()
-		s.log.Info("refused upgrade from a foreign origin", "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
-		engineError(w, http.StatusForbidden, 4, "Forbidden")
+	if s.refuseDraining(w) || !s.checkOrigin(w, r) {
 		return
 	}
 	ip := s.caps.clientIP(r)
-	if refused := s.caps.admit(ip); refused != "" {
-		s.m.ConnectionsRefused.WithLabelValues(refused).Inc()
-		if refused == "node_full" {
-			w.Header().Set("Retry-After", "5")
-			engineError(w, http.StatusServiceUnavailable, 3, "Server full; try again later")
-		} else {
-			engineError(w, http.StatusTooManyRequests, 3, "Too many connections from this address")
-		}
+	if !s.admit(w, ip) {
 		return
 	}
 	creds := auth.FromRequest(r, s.opts.CookieName)
@@ -282,7 +337,7 @@ func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote st
 		// one whose frames come seconds apart (heartbeats, pongs) waits where its stack
 		// can shrink.
 		if gap > shallowWaitAfter {
-			if err := k.c.waitReadable(); err != nil {
+			if err := k.ws.waitReadable(); err != nil {
 				k.readFailed(err)
 				return
 			}
@@ -304,10 +359,20 @@ func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote st
 // for the next one with waitReadable.
 const shallowWaitAfter = time.Second
 
-// socket is one connection's Engine.IO/Socket.IO state, owned by its read loop.
+// transport is what a socket sends through: a WebSocket (wsConn) or a long-polling
+// session (pollConn, which forwards to its WebSocket once upgraded).
+type transport interface {
+	Send(frame []byte) bool
+	Close(reason string)
+	Reason() string
+}
+
+// socket is one connection's Engine.IO/Socket.IO state, owned by its read loop (a
+// polling session serialises its callers with pollSession.mu).
 type socket struct {
 	s              *Server
-	c              *wsConn
+	c              transport
+	ws             *wsConn    // the WebSocket of a socket opened over WebSocket; nil for polling
 	ip             netip.Addr // the client IP its connection counts against
 	sid            string
 	log            *slog.Logger
@@ -323,17 +388,27 @@ func (s *Server) newSocket(ws *websocket.Conn, creds auth.Credentials, remote st
 	k := &socket{s: s, sid: sid, ip: ip, creds: creds, why: hub.DisconnectLost,
 		connectBy: time.Now().Add(s.opts.ConnectTimeout),
 		log:       s.log.With("sid", sid, "remote", remote)}
-	k.c = newWSConn(ws, s.opts.SendQueue, s.opts.SendQueueBytes, s.opts.PingInterval, s.opts.WriteTimeout, func() { s.m.SlowConsumers.Inc() })
-	k.c.onClose = func(reason string) { s.m.Disconnects.WithLabelValues(disconnectLabel(reason)).Inc() }
-	k.c.startPings()
+	k.ws = s.newWSConn(ws)
+	k.c = k.ws
+	k.ws.startPings()
+	k.c.Send(s.openPacket(sid, []string{}))
+	return k
+}
 
+func (s *Server) newWSConn(ws *websocket.Conn) *wsConn {
+	c := newWSConn(ws, s.opts.SendQueue, s.opts.SendQueueBytes, s.opts.PingInterval, s.opts.WriteTimeout, func() { s.m.SlowConsumers.Inc() })
+	c.onClose = func(reason string) { s.m.Disconnects.WithLabelValues(disconnectLabel(reason)).Inc() }
+	return c
+}
+
+// openPacket is the Engine.IO open packet of session sid.
+func (s *Server) openPacket(sid string, upgrades []string) []byte {
 	open, _ := json.Marshal(protocol.OpenPacket{
-		SID: sid, Upgrades: []string{},
+		SID: sid, Upgrades: upgrades,
 		PingInterval: s.opts.PingInterval.Milliseconds(), PingTimeout: s.opts.PingTimeout.Milliseconds(),
 		MaxPayload: s.opts.MaxPayload,
 	})
-	k.c.Send(append([]byte{byte(protocol.EngineOpen)}, open...))
-	return k
+	return append([]byte{byte(protocol.EngineOpen)}, open...)
 }
 
 // readDeadline: before authentication the fixed CONNECT deadline, so a token-less socket
@@ -375,11 +450,17 @@ func (k *socket) readFailed(err error) {
 
 // handle processes one WebSocket message; false ends the connection (it is closed).
 func (k *socket) handle(mt int, frame []byte) bool {
-	s, c := k.s, k.c
 	if mt != websocket.TextMessage {
-		c.Close("binary frame")
+		k.c.Close("binary frame")
 		return false
 	}
+	return k.handlePacket(frame)
+}
+
+// handlePacket processes one Engine.IO packet (a WebSocket text frame or one record of a
+// long-polling payload); false ends the connection (it is closed).
+func (k *socket) handlePacket(frame []byte) bool {
+	s, c := k.s, k.c
 	typ, data, err := protocol.ParseEngine(frame)
 	if err != nil {
 		c.Close("parse error")

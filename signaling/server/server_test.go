@@ -133,7 +133,8 @@ func TestOpenPacketAndHandshakeErrors(t *testing.T) {
 		t.Fatalf("open packet = %+v", c.Open)
 	}
 
-	resp, err := http.Get(n.URL + "/socket.io/?EIO=4&transport=polling")
+	// A plain GET to the WebSocket transport (no upgrade) is a bad request.
+	resp, err := http.Get(n.URL + "/socket.io/?EIO=4&transport=websocket")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestOpenPacketAndHandshakeErrors(t *testing.T) {
 	_ = json.NewDecoder(resp.Body).Decode(&body)
 	resp.Body.Close()
 	if resp.StatusCode != 400 || body["code"] != float64(3) || body["message"] != "Bad request" {
-		t.Fatalf("polling: %d %v", resp.StatusCode, body)
+		t.Fatalf("websocket without upgrade: %d %v", resp.StatusCode, body)
 	}
 
 	_, err = sioclient.Dial(context.Background(), n.URL, sioclient.Options{Token: nodetest.Token(t, "u2"), Namespace: "/admin"})

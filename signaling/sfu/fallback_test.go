@@ -25,6 +25,7 @@ func (f *fakeHub) Handle(string, hub.EventHandler)             {}
 func (f *fakeHub) OnMemberGone(hub.MemberGoneFunc)             {}
 func (f *fakeHub) OnControl(hub.ControlHandler)                {}
 func (f *fakeHub) SetModeOverride(func(string, string) string) {}
+func (f *fakeHub) SetJoinExtra(hub.JoinExtraFunc)              {}
 func (f *fakeHub) Members(context.Context, string) ([]presence.Member, error) {
 	return f.members, nil
 }

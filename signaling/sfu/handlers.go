@@ -68,6 +68,14 @@ func opFor(event string) string {
 		return opConsume
 	case "sfu_resume_consumer":
 		return opResume
+	case "sfu_close_producer":
+		return opCloseProd
+	case "sfu_pause_producer":
+		return opPauseProd
+	case "sfu_resume_producer":
+		return opResumeProd
+	case "sfu_restart_ice":
+		return opRestartICE
 	}
 	return event
 }
@@ -118,11 +126,8 @@ func (s *Service) onCreateTransport(ctx context.Context, sess *hub.Session, payl
 		return nil, s.mediaError(sess, event, err)
 	}
 	s.mediaOK()
-	s.own.addTransport(t.ID, owner{room, user})
-	if direction == "recv" {
-		// A receiving transport means the client is ready to consume: tell it about the
-		// producers that already exist (a late joiner heard no sfu_new_producer for them).
-		s.announceExisting(ctx, sess, room)
+	if perr := s.record(ctx, owner{room, user}, kindTransport, t.ID, "transport"); perr != nil {
+		return nil, perr
 	}
 	return map[string]any{"transport": map[string]json.RawMessage{
 		"id":             mustJSON(t.ID),
@@ -130,20 +135,6 @@ func (s *Service) onCreateTransport(ctx context.Context, sess *hub.Session, payl
 		"iceCandidates":  orNull(t.ICECandidates),
 		"dtlsParameters": orNull(t.DTLSParameters),
 	}}, nil
-}
-
-func (s *Service) announceExisting(ctx context.Context, sess *hub.Session, room string) {
-	ps, err := s.producers.list(ctx, room)
-	if err != nil {
-		s.log.Warn("could not list the room's producers for a new receiver", "room", room, "err", err)
-		return
-	}
-	for _, p := range ps {
-		if p.UserID == sess.User.UserID {
-			continue
-		}
-		_ = s.h.Send(sess, "sfu_new_producer", newProducer{RoomID: room, ProducerID: p.ID, UserID: p.UserID, Kind: p.Kind})
-	}
 }
 
 func (s *Service) onConnectTransport(ctx context.Context, sess *hub.Session, payload json.RawMessage) (any, *vocab.Error) {
@@ -164,8 +155,8 @@ func (s *Service) onConnectTransport(ctx context.Context, sess *hub.Session, pay
 	if perr != nil {
 		return nil, perr
 	}
-	if !s.own.ownsTransport(transport, owner{room, sess.User.UserID}) {
-		return nil, forbidden("transport", transport)
+	if perr := s.mustOwn(ctx, owner{room, sess.User.UserID}, kindTransport, transport, "transport"); perr != nil {
+		return nil, perr
 	}
 	if perr := s.ready(sess, event); perr != nil {
 		return nil, perr
@@ -204,8 +195,8 @@ func (s *Service) onProduce(ctx context.Context, sess *hub.Session, payload json
 		return nil, perr
 	}
 	user := sess.User.UserID
-	if !s.own.ownsTransport(transport, owner{room, user}) {
-		return nil, forbidden("transport", transport)
+	if perr := s.mustOwn(ctx, owner{room, user}, kindTransport, transport, "transport"); perr != nil {
+		return nil, perr
 	}
 	if perr := s.ready(sess, event); perr != nil {
 		return nil, perr
@@ -215,9 +206,17 @@ func (s *Service) onProduce(ctx context.Context, sess *hub.Session, payload json
 		return nil, s.mediaError(sess, event, err)
 	}
 	s.mediaOK()
+	if perr := s.record(ctx, owner{room, user}, kindProducer, p.ID, "producer"); perr != nil {
+		// Past the cap (or without the shared state) the producer is not kept: close it.
+		if err := s.media.CloseProducer(ctx, room, p.ID); err != nil {
+			s.log.Warn("could not close a producer refused by the cap", "room", room, "producer", p.ID, "err", err)
+		}
+		return nil, perr
+	}
 	if err := s.producers.add(ctx, room, producer{ID: p.ID, UserID: user, Kind: kind}); err != nil {
-		// The producer exists and others can consume it; only the sfu_producer_closed
-		// announcement on leave depends on the registry.
+		// The producer exists and others can consume it; without its registry entry it is
+		// missing from join acks, its owner cannot pause or close it by event, and nothing
+		// announces its end (the Media Service still closes it with the peer).
 		s.log.Warn("producer not recorded in the registry", "room", room, "producer", p.ID, "err", err)
 	}
 	if err := s.h.Broadcast(room, "sfu_new_producer", newProducer{RoomID: room, ProducerID: p.ID, UserID: user, Kind: kind}, user); err != nil {
@@ -249,8 +248,8 @@ func (s *Service) onConsume(ctx context.Context, sess *hub.Session, payload json
 		return nil, perr
 	}
 	w := owner{room, sess.User.UserID}
-	if !s.own.ownsTransport(transport, w) {
-		return nil, forbidden("transport", transport)
+	if perr := s.mustOwn(ctx, w, kindTransport, transport, "transport"); perr != nil {
+		return nil, perr
 	}
 	if perr := s.ready(sess, event); perr != nil {
 		return nil, perr
@@ -260,7 +259,9 @@ func (s *Service) onConsume(ctx context.Context, sess *hub.Session, payload json
 		return nil, s.mediaError(sess, event, err)
 	}
 	s.mediaOK()
-	s.own.addConsumer(c.ID, w)
+	if perr := s.record(ctx, w, kindConsumer, c.ID, "consumer"); perr != nil {
+		return nil, perr
+	}
 	return map[string]any{"consumer": map[string]json.RawMessage{
 		"id":            mustJSON(c.ID),
 		"producerId":    mustJSON(c.ProducerID),
@@ -283,8 +284,8 @@ func (s *Service) onResumeConsumer(ctx context.Context, sess *hub.Session, paylo
 	if perr != nil {
 		return nil, perr
 	}
-	if !s.own.ownsConsumer(consumer, owner{room, sess.User.UserID}) {
-		return nil, forbidden("consumer", consumer)
+	if perr := s.mustOwn(ctx, owner{room, sess.User.UserID}, kindConsumer, consumer, "consumer"); perr != nil {
+		return nil, perr
 	}
 	if perr := s.ready(sess, event); perr != nil {
 		return nil, perr
@@ -299,7 +300,9 @@ func (s *Service) onResumeConsumer(ctx context.Context, sess *hub.Session, paylo
 // onMemberGone runs once cluster-wide when a user finally left a room: the Media Service
 // closes everything the peer owned and the room hears that its producers are gone.
 func (s *Service) onMemberGone(ctx context.Context, room, user, _ string) {
-	s.own.forget(owner{room, user})
+	if err := s.own.forget(ctx, owner{room, user}); err != nil {
+		s.log.Warn("could not forget the leaving user's transports and consumers; their TTL will", "room", room, "user", user, "err", err)
+	}
 	if info, err := s.opts.Rooms.Lookup(ctx, room); err == nil && info.Mode != vocab.ModeSFU {
 		return
 	}
@@ -329,6 +332,34 @@ func (s *Service) onMemberGone(ctx context.Context, room, user, _ string) {
 		if err := s.h.Broadcast(room, "sfu_producer_closed", producerClosed{RoomID: room, ProducerID: p.ID, UserID: user}, user); err != nil {
 			s.log.Warn("sfu_producer_closed not announced", "room", room, "err", err)
 		}
+	}
+}
+
+// mustOwn checks that id (a transport or consumer) was created for w, on any node.
+func (s *Service) mustOwn(ctx context.Context, w owner, kind, id, what string) *vocab.Error {
+	ok, err := s.own.owns(ctx, w, kind, id)
+	if err != nil {
+		s.log.Warn("ownership check failed", "room", w.room, "user", w.user, what, id, "err", err)
+		return vocab.NewError(vocab.CodeInternal, fmt.Sprintf("could not check the %s: the shared state is unavailable; try again", what))
+	}
+	if !ok {
+		return forbidden(what, id)
+	}
+	return nil
+}
+
+// record remembers that the Media Service created id for w. Past the cap the id stays
+// unusable (the Media Service closes it with the peer when the user leaves).
+func (s *Service) record(ctx context.Context, w owner, kind, id, what string) *vocab.Error {
+	err := s.own.add(ctx, w, kind, id)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errTooMany):
+		return vocab.NewError(vocab.CodeRateLimited, fmt.Sprintf("too many transports, consumers and producers in this room (at most %d); close producers, or leave and rejoin the room", MaxOwnedPerUser))
+	default:
+		s.log.Warn("could not record a new id", "room", w.room, "user", w.user, what, id, "err", err)
+		return vocab.NewError(vocab.CodeInternal, fmt.Sprintf("could not record the new %s: the shared state is unavailable; try again", what))
 	}
 }
 

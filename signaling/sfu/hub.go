@@ -15,6 +15,7 @@ type Hub interface {
 	OnMemberGone(f hub.MemberGoneFunc)
 	OnControl(f hub.ControlHandler)
 	SetModeOverride(f func(roomID, mode string) string)
+	SetJoinExtra(f hub.JoinExtraFunc)
 	Members(ctx context.Context, room string) ([]presence.Member, error)
 	LocalRooms() []string
 	Broadcast(room, event string, payload any, except string) error

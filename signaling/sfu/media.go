@@ -27,6 +27,10 @@ const (
 	opConsume      = "consume"
 	opResume       = "resume_consumer"
 	opClosePeer    = "close_peer"
+	opCloseProd    = "close_producer"
+	opPauseProd    = "pause_producer"
+	opResumeProd   = "resume_producer"
+	opRestartICE   = "restart_ice"
 )
 
 // ErrMediaFailure marks a call that failed for a reason that is the Media Service's
@@ -174,6 +178,9 @@ type (
 	producerAnswer struct {
 		ID string `json:"id"`
 	}
+	restartICEAnswer struct {
+		ICEParameters json.RawMessage `json:"iceParameters"`
+	}
 	consumerAnswer struct {
 		ID            string          `json:"id"`
 		ProducerID    string          `json:"producerId"`
@@ -250,4 +257,29 @@ func (c *MediaClient) ResumeConsumer(ctx context.Context, room, consumer string)
 
 func (c *MediaClient) ClosePeer(ctx context.Context, room, peer string) error {
 	return c.call(ctx, opClosePeer, http.MethodDelete, roomPath(room)+"/peers/"+url.PathEscape(peer), nil, nil)
+}
+
+func producerPath(room, producer string) string {
+	return roomPath(room) + "/producers/" + url.PathEscape(producer)
+}
+
+func (c *MediaClient) CloseProducer(ctx context.Context, room, producer string) error {
+	return c.call(ctx, opCloseProd, http.MethodDelete, producerPath(room, producer), nil, nil)
+}
+
+func (c *MediaClient) PauseProducer(ctx context.Context, room, producer string) error {
+	return c.call(ctx, opPauseProd, http.MethodPost, producerPath(room, producer)+"/pause", nil, nil)
+}
+
+func (c *MediaClient) ResumeProducer(ctx context.Context, room, producer string) error {
+	return c.call(ctx, opResumeProd, http.MethodPost, producerPath(room, producer)+"/resume", nil, nil)
+}
+
+func (c *MediaClient) RestartICE(ctx context.Context, room, transport string) (restartICEAnswer, error) {
+	var a restartICEAnswer
+	err := c.call(ctx, opRestartICE, http.MethodPost, roomPath(room)+"/transports/"+url.PathEscape(transport)+"/restart-ice", nil, &a)
+	if err == nil && (len(a.ICEParameters) == 0 || string(a.ICEParameters) == "null") {
+		err = fmt.Errorf("%w: restart ice: answer without iceParameters", ErrMediaFailure)
+	}
+	return a, err
 }

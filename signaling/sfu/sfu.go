@@ -54,7 +54,7 @@ type Options struct {
 	DisableFallback bool
 	// Rooms tells the mode of a room (the same directory the hub uses).
 	Rooms vocab.RoomDirectory
-	// Redis shares the producer registry, the fallback flags and the operator's verdict
+	// Redis shares the producer registry, the ownership of transports and consumers, the fallback flags and the operator's verdict
 	// with the other nodes; nil keeps them in this process (single node).
 	Redis   redis.UniversalClient
 	Metrics *metrics.SFUMetrics // nil = throw-away collectors
@@ -98,7 +98,7 @@ type Service struct {
 	m         *metrics.SFUMetrics
 	media     *MediaClient // nil without a Media Service
 	breaker   *breaker
-	own       *localOwnership
+	own       ownership
 	producers producerRegistry
 	flags     fallbackFlags
 
@@ -130,7 +130,6 @@ func New(opts Options) *Service {
 		log:      opts.Logger.With("component", "sfu"),
 		m:        opts.Metrics,
 		breaker:  newBreaker(opts.BreakerThreshold),
-		own:      newLocalOwnership(),
 		fallback: map[string]bool{},
 		warned:   map[string]uint64{},
 		kick:     make(chan struct{}, 1),
@@ -139,9 +138,9 @@ func New(opts Options) *Service {
 		s.media = newMediaClient(opts.MediaURL, opts.HTTPClient, opts.CreateTimeout, opts.CallTimeout, opts.Metrics)
 	}
 	if opts.Redis != nil {
-		s.producers, s.flags = redisProducers{opts.Redis}, redisFlags{opts.Redis}
+		s.producers, s.flags, s.own = redisProducers{opts.Redis}, redisFlags{opts.Redis}, redisOwnership{opts.Redis}
 	} else {
-		s.producers, s.flags = newMemoryProducers(), &memoryFlags{rooms: map[string]bool{}}
+		s.producers, s.flags, s.own = newMemoryProducers(), &memoryFlags{rooms: map[string]bool{}}, newMemoryOwnership()
 	}
 	return s
 }
@@ -157,6 +156,11 @@ func (s *Service) Register(ctx context.Context, h Hub) {
 	h.Handle("sfu_produce", s.onProduce)
 	h.Handle("sfu_consume", s.onConsume)
 	h.Handle("sfu_resume_consumer", s.onResumeConsumer)
+	h.Handle("sfu_close_producer", s.onCloseProducer)
+	h.Handle("sfu_pause_producer", s.onPauseProducer)
+	h.Handle("sfu_resume_producer", s.onResumeProducer)
+	h.Handle("sfu_restart_ice", s.onRestartICE)
+	h.SetJoinExtra(s.joinProducers)
 	h.OnMemberGone(s.onMemberGone)
 	h.OnControl(s.onControl)
 	h.SetModeOverride(s.effectiveMode)

@@ -14,69 +14,12 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/contract"
 )
 
-// owner is who a transport or consumer was created for.
-type owner struct{ room, user string }
-
-// localOwnership remembers the transports and consumers this node created, and for whom.
-// Only their creator may use them: another user's id gets `forbidden`. The ids live on
-// the node that holds the user's socket, so this state is local.
-type localOwnership struct {
-	mu         sync.Mutex
-	transports map[string]owner
-	consumers  map[string]owner
-}
-
-func newLocalOwnership() *localOwnership {
-	return &localOwnership{transports: map[string]owner{}, consumers: map[string]owner{}}
-}
-
-func (o *localOwnership) addTransport(id string, w owner) {
-	o.mu.Lock()
-	o.transports[id] = w
-	o.mu.Unlock()
-}
-
-func (o *localOwnership) addConsumer(id string, w owner) {
-	o.mu.Lock()
-	o.consumers[id] = w
-	o.mu.Unlock()
-}
-
-func (o *localOwnership) ownsTransport(id string, w owner) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	got, ok := o.transports[id]
-	return ok && got == w
-}
-
-func (o *localOwnership) ownsConsumer(id string, w owner) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	got, ok := o.consumers[id]
-	return ok && got == w
-}
-
-// forget drops everything of user in room (the Media Service closed it).
-func (o *localOwnership) forget(w owner) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for id, got := range o.transports {
-		if got == w {
-			delete(o.transports, id)
-		}
-	}
-	for id, got := range o.consumers {
-		if got == w {
-			delete(o.consumers, id)
-		}
-	}
-}
-
 // producer is one entry of a room's producer registry.
 type producer struct {
 	ID     string `json:"-"`
 	UserID string `json:"userId"`
 	Kind   string `json:"kind"`
+	Paused bool   `json:"paused,omitempty"`
 }
 
 // producerRegistry knows every producer of a room cluster-wide: the final leave of a user
@@ -87,6 +30,12 @@ type producerRegistry interface {
 	list(ctx context.Context, room string) ([]producer, error)
 	// takeUser removes and returns the producers of user in room.
 	takeUser(ctx context.Context, room, user string) ([]producer, error)
+	// get returns one producer; ok is false when the room has no such producer.
+	get(ctx context.Context, room, id string) (p producer, ok bool, err error)
+	// remove deletes one producer; it reports whether this call removed it.
+	remove(ctx context.Context, room, id string) (bool, error)
+	// setPaused records a producer's paused state, unless it was removed meanwhile.
+	setPaused(ctx context.Context, room string, p producer, paused bool) error
 }
 
 // ProducersKey is the Redis hash of a room's producers: producerId → {"userId","kind"}.
@@ -145,6 +94,41 @@ func (r redisProducers) takeUser(ctx context.Context, room, user string) ([]prod
 	return out, r.rdb.HDel(ctx, ProducersKey(room), mine...).Err()
 }
 
+func (r redisProducers) get(ctx context.Context, room, id string) (producer, bool, error) {
+	v, err := r.rdb.HGet(ctx, ProducersKey(room), id).Result()
+	if errors.Is(err, redis.Nil) {
+		return producer{}, false, nil
+	}
+	if err != nil {
+		return producer{}, false, err
+	}
+	var p producer
+	if json.Unmarshal([]byte(v), &p) != nil {
+		return producer{}, false, nil
+	}
+	p.ID = id
+	return p, true, nil
+}
+
+func (r redisProducers) remove(ctx context.Context, room, id string) (bool, error) {
+	n, err := r.rdb.HDel(ctx, ProducersKey(room), id).Result()
+	return n > 0, err
+}
+
+// setPausedScript rewrites an entry only while it exists: a pause racing a close must
+// not bring the closed producer back.
+var setPausedScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+return 0`)
+
+func (r redisProducers) setPaused(ctx context.Context, room string, p producer, paused bool) error {
+	p.Paused = paused
+	b, _ := json.Marshal(p)
+	return setPausedScript.Run(ctx, r.rdb, []string{ProducersKey(room)}, p.ID, b).Err()
+}
+
 type memoryProducers struct {
 	mu    sync.Mutex
 	rooms map[string]map[string]producer
@@ -190,6 +174,34 @@ func (m *memoryProducers) takeUser(_ context.Context, room, user string) ([]prod
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+func (m *memoryProducers) get(_ context.Context, room, id string) (producer, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.rooms[room][id]
+	return p, ok, nil
+}
+
+func (m *memoryProducers) remove(_ context.Context, room, id string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.rooms[room][id]
+	delete(m.rooms[room], id)
+	if len(m.rooms[room]) == 0 {
+		delete(m.rooms, room)
+	}
+	return ok, nil
+}
+
+func (m *memoryProducers) setPaused(_ context.Context, room string, p producer, paused bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur, ok := m.rooms[room][p.ID]; ok {
+		cur.Paused = paused
+		m.rooms[room][p.ID] = cur
+	}
+	return nil
 }
 
 // fallbackFlags mark the rooms that run in P2P because the Media Service is down. The

@@ -493,9 +493,9 @@
       history.replaceState(null, '', url);
 
       setStatus('connecting', 'connecting…');
-      // Same origin as the page; WebSocket only (the node has no long-polling).
+      // Same origin as the page; default transports (long-polling, then the upgrade to
+      // WebSocket), so the page works behind any load balancer, sticky or not.
       const s = io({
-        transports: ['websocket'],
         auth: (cb) => cb(app.token ? { token: app.token } : {}),
       });
       app.socket = s;
