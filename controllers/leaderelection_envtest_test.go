@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,9 +43,10 @@ const (
 // electedManager is a manager with leader election on, as cmd/manager runs it, except that
 // cancelling it does not release the Lease: it stands in for a killed process.
 type electedManager struct {
-	mgr    ctrl.Manager
-	cancel context.CancelFunc
-	done   chan error
+	mgr      ctrl.Manager
+	cancel   context.CancelFunc
+	done     chan error
+	killOnce sync.Once
 }
 
 func startElectedManager(t *testing.T, ns, leaseName string, workers int) *electedManager {
@@ -68,10 +70,13 @@ func startElectedManager(t *testing.T, ns, leaseName string, workers int) *elect
 	return em
 }
 
-// kill stops the manager without releasing its Lease.
+// kill stops the manager without releasing its Lease. A test kills its leader itself and
+// the cleanup kills whatever is left: a second kill must not wait for a second exit.
 func (em *electedManager) kill() {
-	em.cancel()
-	<-em.done
+	em.killOnce.Do(func() {
+		em.cancel()
+		<-em.done
+	})
 }
 
 func (em *electedManager) elected() bool {
