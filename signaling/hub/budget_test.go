@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/vocab"
@@ -116,6 +117,7 @@ func TestRelayFloodAtOneTargetIsRateLimited(t *testing.T) {
 		join(t, x, "r1")
 	}
 	sent, limited := 0, 0
+	start := time.Now()
 	for i := 0; i < 1000; i++ {
 		err := a.call("webrtc_offer", map[string]any{"to": "bob", "sdp": strings.Repeat("s", 1000)}, nil)
 		switch code := ackErrCode(err); {
@@ -127,8 +129,12 @@ func TestRelayFloodAtOneTargetIsRateLimited(t *testing.T) {
 			t.Fatalf("offer %d: %v", i, err)
 		}
 	}
-	if sent > 128 || limited < 1000-128 {
-		t.Fatalf("%d offers relayed and %d rate_limited; want at most 128 relayed", sent, limited)
+	// The bucket refills while the storm runs (slowly under -race on a loaded machine),
+	// so the bound is the default burst (50) plus the default rate (20/s) over the
+	// storm's duration.
+	allowed := 50 + int(20*time.Since(start).Seconds()) + 1
+	if sent > allowed || sent+limited != 1000 {
+		t.Fatalf("%d offers relayed and %d rate_limited; want at most %d relayed", sent, limited, allowed)
 	}
 	delivered := 0
 	for {
