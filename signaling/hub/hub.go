@@ -183,6 +183,9 @@ type Hub struct {
 	offsetSeq    atomic.Uint64
 	closing      atomic.Bool    // Close has begun: dropped sessions are not parked
 	parkings     sync.WaitGroup // running recorders
+	// handovers: recoveries waiting for the old node to finish passing frames on, by pid
+	// (parking.go); guarded by mu.
+	handovers map[string]chan struct{}
 
 	resync chan struct{} // non-blocking signal: re-write local presence
 	ctx    context.Context
@@ -218,6 +221,7 @@ func New(opts Options) *Hub {
 		limits:       newRateLimits(opts),
 		recovery:     opts.Recovery,
 		offsetPrefix: newOffsetPrefix(),
+		handovers:    map[string]chan struct{}{},
 		ctx:          ctx,
 		cancel:       cancel,
 	}

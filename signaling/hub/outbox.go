@@ -24,6 +24,9 @@ type outbox struct {
 	// ones are out.
 	holding bool
 	held    []recovery.Frame
+	// handed are the frames the old node passed on while the session was held; they go
+	// out before held (parking.go).
+	handed []recovery.Frame
 	// seen are offsets already sent to a recovered session, until seenUntil: the node that
 	// recorded its missed events may pass on the same event again (parking.go).
 	seen      map[string]struct{}
@@ -35,9 +38,24 @@ type outbox struct {
 // push sends one frame to s (offset "" for frames that are not recoverable: acks,
 // errors, notices). keep is the bound of the recent-frames log (0: recovery is off).
 func (s *Session) push(frame []byte, offset string, keep int) bool {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	return s.pushLocked(frame, offset, keep)
+}
+
+// pushHandedOver sends a frame the old node of a recovered session passed on.
+func (s *Session) pushHandedOver(f recovery.Frame, keep int) {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	if s.out.holding && s.out.park == nil {
+		s.out.handed = append(s.out.handed, f)
+		return
+	}
+	s.pushLocked(f.Data, f.Offset, keep)
+}
+
+func (s *Session) pushLocked(frame []byte, offset string, keep int) bool {
 	o := &s.out
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	if offset != "" && o.seen != nil {
 		if time.Now().After(o.seenUntil) {
 			o.seen = nil

@@ -164,7 +164,12 @@ func (h *Hub) recover(s *Session, r Resume) (recovered, string) {
 	if room == "" {
 		return res, "recovered"
 	}
+	// The old node passes on what reaches it after the take-over, then says it is done;
+	// the session is held until then (bounded), so those frames come before newer ones.
+	handedOver, forget := h.expectHandover(r.PID)
+	defer forget()
 	prev, err := h.opts.Presence.Join(ctx, room, h.member(s), h.opts.PresenceTTL)
+	wait := err == nil && prev != nil && prev.Session == rec.Session
 	switch {
 	case err != nil:
 		h.log.Warn("presence join failed while recovering; continuing locally", "room", room, "err", err)
@@ -180,6 +185,13 @@ func (h *Hub) recover(s *Session, r Resume) (recovered, string) {
 	}
 	if displaced != nil && !displaced.isParked() && displaced.clearRoomIf(room) {
 		h.replaced(displaced, room)
+	}
+	if wait {
+		select {
+		case <-handedOver:
+		case <-time.After(h.opts.RedisTimeout):
+			h.log.Warn("the node that recorded the session did not confirm the hand-over; going on", "node", rec.Node, "user", user)
+		}
 	}
 	return res, "recovered"
 }
@@ -200,7 +212,7 @@ func (h *Hub) release(s *Session, res recovered) {
 	s.conn.Send(protocol.ConnectFramePID(s.ID, s.PID()))
 	keep := h.opts.RecoveryBuffer
 	if res.ok {
-		o.seen = make(map[string]struct{}, len(res.replay)+len(o.held))
+		o.seen = make(map[string]struct{}, len(res.replay)+len(o.held)+len(o.handed))
 		o.seenUntil = time.Now().Add(recoveredDedupFor)
 		if res.anchor != nil {
 			// Kept so that a second drop before any new event still finds the offset.
@@ -214,7 +226,8 @@ func (h *Hub) release(s *Session, res recovered) {
 		}
 		h.m.Recovery.Replayed.Add(float64(len(res.replay)))
 	}
-	for _, f := range o.held {
+	// What the old node passed on was sent before what reached this node directly.
+	for _, f := range append(o.handed, o.held...) {
 		if f.Offset != "" {
 			if o.seen != nil {
 				if _, dup := o.seen[f.Offset]; dup {
@@ -226,7 +239,7 @@ func (h *Hub) release(s *Session, res recovered) {
 		}
 		s.conn.Send(f.Data)
 	}
-	o.held, o.holding = nil, false
+	o.held, o.handed, o.holding = nil, nil, false
 }
 
 // parking records the frames of one dropped session into the recovery log, from its own
@@ -399,10 +412,66 @@ func (p *parking) run(initial []recovery.Frame) {
 		}
 		if stopped {
 			if recording {
-				_ = call(func(ctx context.Context) error { return h.recovery.Discard(ctx, p.rec.PID, h.opts.NodeID) })
+				// Taken over without a frame since? An empty append tells (and by whom).
+				var o string
+				var ok bool
+				err := call(func(ctx context.Context) (err error) {
+					o, ok, err = h.recovery.Append(ctx, p.rec.PID, h.opts.NodeID, nil)
+					return err
+				})
+				if err != nil || ok {
+					_ = call(func(ctx context.Context) error { return h.recovery.Discard(ctx, p.rec.PID, h.opts.NodeID) })
+				} else {
+					owner = o
+				}
+			}
+			if owner != "" {
+				p.handedOver(owner)
 			}
 			return
 		}
+	}
+}
+
+// handedOver tells the node that took the session over that everything this node had
+// for it has been passed on (the recovering session is held until then).
+func (p *parking) handedOver(owner string) {
+	h := p.h
+	if owner == h.opts.NodeID {
+		h.handoverDone(p.rec.PID)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.opts.RedisTimeout)
+	defer cancel()
+	if err := h.opts.Broker.PublishNode(ctx, owner, broker.Message{Type: broker.TypeFrame, Room: p.rec.Room, User: p.rec.UserID,
+		Session: p.rec.PID, Origin: h.opts.NodeID}); err != nil {
+		h.log.Warn("could not tell the recovering node the hand-over is done", "node", owner, "err", err)
+	}
+}
+
+// expectHandover returns a channel closed when the node that recorded pid has passed
+// everything on (handoverDone); forget removes it.
+func (h *Hub) expectHandover(pid string) (done <-chan struct{}, forget func()) {
+	ch := make(chan struct{})
+	h.mu.Lock()
+	h.handovers[pid] = ch
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		if h.handovers[pid] == ch {
+			delete(h.handovers, pid)
+		}
+		h.mu.Unlock()
+	}
+}
+
+func (h *Hub) handoverDone(pid string) {
+	h.mu.Lock()
+	ch := h.handovers[pid]
+	delete(h.handovers, pid)
+	h.mu.Unlock()
+	if ch != nil {
+		close(ch)
 	}
 }
 
@@ -431,7 +500,7 @@ func (p *parking) passOn(owner string, frames []recovery.Frame) {
 // deliverFrame sends a passed-on frame to user's local session in room.
 func (h *Hub) deliverFrame(room, user string, f recovery.Frame) {
 	if s := h.localMember(room, user); s != nil && !s.isParked() {
-		s.push(f.Data, f.Offset, h.opts.RecoveryBuffer)
+		s.pushHandedOver(f, h.opts.RecoveryBuffer)
 	}
 }
 

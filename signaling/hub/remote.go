@@ -51,7 +51,11 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 			h.windowHandedOver(m.Room, m.User, m.Session)
 		}
 	case broker.TypeFrame:
-		if m.Origin != h.opts.NodeID {
+		switch {
+		case m.Origin == h.opts.NodeID:
+		case len(m.Data) == 0:
+			h.handoverDone(m.Session)
+		default:
 			h.deliverFrame(m.Room, m.User, recovery.Frame{Offset: m.Offset, Data: append([]byte("42"), m.Data...)})
 		}
 	case broker.TypeControl:
