@@ -106,10 +106,3 @@ func (m *Memory) Discard(_ context.Context, pid, node string) error {
 	}
 	return nil
 }
-
-// Len is the number of records held (parked or taken, not yet expired).
-func (m *Memory) Len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.entries)
-}
