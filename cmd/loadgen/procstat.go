@@ -35,6 +35,9 @@ type procSample struct {
 	RSSBytes uint64        `json:"rss_bytes"`
 	CPU      time.Duration `json:"-"`
 	At       time.Time     `json:"-"`
+	// Reads and writes: the read(2)/write(2)-family system calls so far (/proc/PID/io
+	// syscr, syscw; zero where the file cannot be read).
+	Reads, Writes uint64 `json:"-"`
 }
 
 func sampleProc(pid int) (procSample, error) {
@@ -60,6 +63,19 @@ func sampleProc(pid int) (procSample, error) {
 			ut, _ := strconv.ParseUint(f[11], 10, 64)
 			st, _ := strconv.ParseUint(f[12], 10, 64)
 			s.CPU = time.Duration(ut+st) * time.Second / clockTicks
+		}
+	}
+	if io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid)); err == nil {
+		for _, line := range bytes.Split(io, []byte("\n")) {
+			if f := strings.Fields(string(line)); len(f) == 2 {
+				n, _ := strconv.ParseUint(f[1], 10, 64)
+				switch f[0] {
+				case "syscr:":
+					s.Reads = n
+				case "syscw:":
+					s.Writes = n
+				}
+			}
 		}
 	}
 	return s, nil
@@ -145,6 +161,11 @@ type nodeStat struct {
 	RSSPerConnKiB    float64 `json:"rss_per_connection_kib"`
 	DeltaPerConnKiB  float64 `json:"rss_delta_per_connection_kib"`
 	CPUMeasuredOverS float64 `json:"cpu_measured_over_s"`
+	// CPUSeconds, ReadCalls and WriteCalls are the node's CPU time and read(2)/write(2)
+	// system calls during the scenario.
+	CPUSeconds float64 `json:"cpu_seconds_during_scenario"`
+	ReadCalls  uint64  `json:"read_calls_during_scenario"`
+	WriteCalls uint64  `json:"write_calls_during_scenario"`
 	// From the node's /metrics when every client was in.
 	HeapInuseMiB  float64 `json:"go_heap_inuse_mib"`
 	StackInuseMiB float64 `json:"go_stack_inuse_mib"`
@@ -170,6 +191,9 @@ func (w *nodeWatch) stats(connsPerNode []int) []nodeStat {
 				if el > 0 {
 					st.CPUPercent = round2(100 * float64(w.ends[i].CPU-w.setup[i].CPU) / float64(el))
 					st.CPUMeasuredOverS = round2(el.Seconds())
+					st.CPUSeconds = (w.ends[i].CPU - w.setup[i].CPU).Seconds()
+					st.ReadCalls = w.ends[i].Reads - w.setup[i].Reads
+					st.WriteCalls = w.ends[i].Writes - w.setup[i].Writes
 				}
 			}
 		}

@@ -310,4 +310,27 @@ func (rep *report) writeText(w io.Writer) {
 			p("  go runtime  heap in use %.1f MiB, stacks %.1f MiB, %d goroutines (with every client in)", n.HeapInuseMiB, n.StackInuseMiB, n.Goroutines)
 		}
 	}
+	if c := costPerDelivery(rep); c != "" {
+		p("per delivery  %s", c)
+	}
+}
+
+// costPerDelivery is what the servers (the nodes with a URL) spent per delivered frame
+// during the scenario: CPU time and read(2)/write(2) system calls, all nodes together.
+func costPerDelivery(rep *report) string {
+	var cpu float64
+	var reads, writes uint64
+	for _, n := range rep.NodeStats {
+		if n.ConnectionsHeld > 0 {
+			cpu += n.CPUSeconds
+			reads += n.ReadCalls
+			writes += n.WriteCalls
+		}
+	}
+	d := float64(rep.Messages.Received)
+	if d == 0 || cpu == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.1f µs of node CPU, %.2f read + %.2f write system calls (%d deliveries, all nodes)",
+		cpu*1e6/d, float64(reads)/d, float64(writes)/d, rep.Messages.Received)
 }

@@ -10,17 +10,18 @@ UNSHARE_NET := $(if $(filter 0,$(shell id -u)),unshare --net --,unshare --user -
 
 .PHONY: test-browser chromium browser-deps vendor-socketio
 TEST_TARGETS += test-browser
+TOOL_TARGETS += browser-deps
 
 chromium: ## Install Debian's chromium (and iproute2) when missing
 	@if [ ! -x $(CHROMIUM) ]; then \
 		echo "$(CHROMIUM) is missing: installing Debian's chromium package"; \
-		apt-cache policy chromium 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null || apt-get update -qq || true; \
+		apt-cache policy chromium 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null || $(APT_GET) update -qq || true; \
 		if ! apt-cache policy chromium 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null; then \
 			echo "FAIL: apt knows no chromium package (apt-cache policy chromium); the browser test needs it"; exit 1; fi; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || { \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq chromium >/dev/null || { \
 			echo "FAIL: apt-get install chromium failed; the browser test needs $(CHROMIUM)"; exit 1; }; \
 	fi
-	@command -v ip >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null
+	@command -v ip >/dev/null || DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq iproute2 >/dev/null
 	@$(CHROMIUM) --version 2>/dev/null
 
 # npm ci runs only when the lock file is newer than the installed tree.

@@ -23,6 +23,7 @@ CHART_DIR := charts/switchboard
 CHART_TEST_PKG := ./test/chart/
 
 TEST_TARGETS += test-chart
+K8S_TOOL_TARGETS += $(HELM) $(PROMTOOL)
 
 .PHONY: helm promtool chart-sync chart-update test-chart
 
@@ -32,7 +33,7 @@ $(HELM): hack/tools/helm/go.mod hack/tools/helm/go.sum hack/mk/chart.mk
 helm: $(HELM) ## Build Helm into bin/helm (once)
 
 $(PROMTOOL): hack/tools/promtool/go.mod hack/tools/promtool/go.sum
-	cd hack/tools/promtool && $(GO) build -trimpath -o $@ github.com/prometheus/prometheus/cmd/promtool
+	cd hack/tools/promtool && $(GO) build -trimpath -ldflags "-s -w" -o $@ github.com/prometheus/prometheus/cmd/promtool
 
 promtool: $(PROMTOOL) ## Build promtool into bin/promtool (once)
 

@@ -16,17 +16,19 @@ CLUSTER_DEB_PACKAGES := containerd runc containernetworking-plugins nftables ipt
 CLUSTER_TEST_TIMEOUT ?= 30m
 
 TEST_TARGETS += test-cluster
+K8S_TOOL_TARGETS += $(KUBE_BINS) $(COREDNS)
+TOOL_TARGETS += cluster-deps
 
 .PHONY: cluster-bins cluster-deps cluster-up cluster-down cluster-check-clean test-cluster
 
 # One `go build` for the five components: they share most of their packages.
 $(KUBE_BINS) &: hack/tools/kube/go.mod hack/tools/kube/go.sum
 	@echo "building $(KUBE_COMPONENTS) (about 20 minutes on 2 cores the first time; reused afterwards)"
-	cd hack/tools/kube && $(GO) build -o $(KUBE_BIN_DIR)/ $(addprefix k8s.io/kubernetes/cmd/,$(KUBE_COMPONENTS))
+	cd hack/tools/kube && $(GO) build -ldflags "-s -w" -o $(KUBE_BIN_DIR)/ $(addprefix k8s.io/kubernetes/cmd/,$(KUBE_COMPONENTS))
 	@touch $(KUBE_BINS)
 
 $(COREDNS): hack/tools/coredns/go.mod hack/tools/coredns/go.sum hack/tools/coredns/main.go
-	cd hack/tools/coredns && $(GO) build -o $@ .
+	cd hack/tools/coredns && $(GO) build -ldflags "-s -w" -o $@ .
 
 # Literal paths: operator.mk and chart.mk define these targets but are read after this file.
 cluster-bins: $(KUBE_BINS) $(COREDNS) $(BIN)/envtest/kube-apiserver $(BIN)/envtest/etcd $(BIN)/helm ## Build the cluster's binaries (once)
@@ -37,7 +39,7 @@ cluster-deps: ## Install containerd, runc, the CNI plugins and nftables from Deb
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		$(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq --no-install-recommends $$missing; \
 	fi
 
 cluster-up: cluster-bins cluster-deps images ## Start the one-node cluster (root); kubeconfig: bin/cluster-run/admin.kubeconfig

@@ -21,6 +21,7 @@ IMAGE_GO_PKGS := ./cmd/signaling ./cmd/manager ./test/support/pause ./test/suppo
 REDIS_SERVER ?= /usr/bin/redis-server
 
 TEST_TARGETS += test-images
+TOOL_TARGETS += $(IMAGEBUILD)
 
 .PHONY: images print-version test-images
 

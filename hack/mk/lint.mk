@@ -6,6 +6,7 @@
 
 STATICCHECK := $(BIN)/staticcheck
 DEADCODE := $(BIN)/deadcode
+TOOL_TARGETS += $(STATICCHECK) $(DEADCODE)
 GO_FILES = $(shell git ls-files -co --exclude-standard '*.go')
 
 .PHONY: fmt vet lint lint-fmt staticcheck deadcode check-refs docs-graph verify-docs-graph

@@ -12,6 +12,8 @@ OPERATOR_PKGS := ./api/... ./controllers/... ./cmd/manager/...
 OPERATOR_GENERATED := config/crd config/rbac api
 
 TEST_TARGETS += verify-manifests test-operator
+K8S_TOOL_TARGETS += $(ENVTEST_DIR)/kube-apiserver
+TOOL_TARGETS += $(CONTROLLER_GEN) $(ENVTEST_DIR)/etcd
 
 .PHONY: manifests generate verify-manifests envtest-bins test-operator bench-operator run-manager
 
@@ -20,7 +22,7 @@ $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod hack/tools/controller-gen/go
 
 $(ENVTEST_DIR)/kube-apiserver: hack/tools/kube-apiserver/go.mod hack/tools/kube-apiserver/go.sum
 	@echo "building kube-apiserver for envtest (several minutes the first time; reused afterwards)"
-	cd hack/tools/kube-apiserver && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+	cd hack/tools/kube-apiserver && $(GO) build -ldflags "-s -w" -o $@ k8s.io/kubernetes/cmd/kube-apiserver
 
 $(ENVTEST_DIR)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/go.sum hack/tools/etcd/main.go
 	cd hack/tools/etcd && $(GO) build -o $@ .

@@ -6,6 +6,7 @@ FUZZTIME ?= 10s
 
 .PHONY: test-signaling test-e2e fuzz node-deps
 TEST_TARGETS += test-signaling fuzz test-e2e
+TOOL_TARGETS += node-deps
 
 test-signaling: ## Unit and integration tests of the signaling node (race detector on)
 	$(GO) test -race -count=1 $(SIGNALING_PKGS)

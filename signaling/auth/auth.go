@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -38,12 +39,20 @@ type Config struct {
 	Issuer    string         // required iss when non-empty
 	Audience  string         // required aud when non-empty
 	Leeway    time.Duration  // clock skew allowance for exp/nbf/iat
+	// VerifiedTokens bounds the tokens remembered as verified until their exp
+	// (verifycache.go); 0 means DefaultVerifiedTokens, negative turns remembering off.
+	// Only tokens verified with PublicKey are remembered: a JWKS may withdraw a key.
+	VerifiedTokens int
 }
 
 // Verifier checks tokens.
 type Verifier struct {
-	cfg    Config
-	parser *jwt.Parser
+	cfg      Config
+	parser   *jwt.Parser
+	verified *verifiedTokens
+	clock    func() time.Time // time.Now; tests move it
+	// rsaChecks counts full verifications (tests tell remembered tokens by it).
+	rsaChecks atomic.Int64
 }
 
 // NewVerifier returns a verifier; it needs at least one key source.
@@ -51,10 +60,16 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if cfg.PublicKey == nil && cfg.JWKS == nil {
 		return nil, errors.New("auth: a public key or a JWKS URL is required")
 	}
+	size := cfg.VerifiedTokens
+	if size == 0 {
+		size = DefaultVerifiedTokens
+	}
+	v := &Verifier{cfg: cfg, verified: newVerifiedTokens(size), clock: time.Now}
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithTimeFunc(func() time.Time { return v.clock() }),
 	}
 	if cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
@@ -62,7 +77,8 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	return &Verifier{cfg: cfg, parser: jwt.NewParser(opts...)}, nil
+	v.parser = jwt.NewParser(opts...)
+	return v, nil
 }
 
 type claims struct {
@@ -71,27 +87,46 @@ type claims struct {
 	Rooms roomsClaim `json:"rooms"`
 }
 
-// Verify checks token and returns the identity it names.
+// Verify checks token and returns the identity it names. A token verified before with
+// the static key is not verified again until its exp (verifycache.go).
 func (v *Verifier) Verify(token string) (Identity, error) {
 	if token == "" {
 		return Identity{}, fmt.Errorf("%w: no token", ErrUnauthenticated)
 	}
+	key := tokenKey(token)
+	if id, ok := v.verified.get(key, v.clock()); ok {
+		return id, nil
+	}
+	id, static, err := v.verify(token)
+	if err == nil && static {
+		v.verified.put(key, id, v.clock())
+	}
+	return id, err
+}
+
+// verify checks token in full; static reports whether the static key verified it.
+func (v *Verifier) verify(token string) (id Identity, static bool, err error) {
+	v.rsaChecks.Add(1)
 	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, v.keyFor)
+	_, err = v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		k, err := v.keyFor(t)
+		static = err == nil && k == any(v.cfg.PublicKey)
+		return k, err
+	})
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return Identity{}, false, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
 	if c.Subject == "" {
-		return Identity{}, fmt.Errorf("%w: token has no sub", ErrUnauthenticated)
+		return Identity{}, false, fmt.Errorf("%w: token has no sub", ErrUnauthenticated)
 	}
-	id := Identity{UserID: c.Subject, Name: c.Name, Rooms: c.Rooms.grant, TokenID: c.ID}
+	id = Identity{UserID: c.Subject, Name: c.Name, Rooms: c.Rooms.grant, TokenID: c.ID}
 	if id.Name == "" {
 		id.Name = c.Subject
 	}
 	if c.ExpiresAt != nil {
 		id.ExpiresAt = c.ExpiresAt.Time
 	}
-	return id, nil
+	return id, static, nil
 }
 
 func (v *Verifier) keyFor(t *jwt.Token) (any, error) {

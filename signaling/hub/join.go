@@ -54,13 +54,17 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		h.leave(s, cur, "left")
 	}
 
-	members, err := h.opts.Presence.Members(ctx, room)
-	degraded := err != nil
-	if degraded {
-		h.log.Warn("presence unavailable; joining with local participants only", "room", room, "err", err)
-		members = h.localMembers(room)
-	}
+	// The member list before the join is read only to enforce a size limit (a round trip
+	// to Redis per join otherwise); the ack lists the members read after the join.
+	var members []presence.Member
+	var err error
+	degraded := false
 	if limit := roomLimit(info.MaxParticipants, h.opts.MaxRoomSize); limit > 0 {
+		members, err = h.opts.Presence.Members(ctx, room)
+		if degraded = err != nil; degraded {
+			h.log.Warn("presence unavailable; joining with local participants only", "room", room, "err", err)
+			members = h.localMembers(room)
+		}
 		n := 0
 		for _, m := range members {
 			if m.UserID != s.User.UserID {
@@ -81,6 +85,7 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		if err != nil {
 			degraded = true
 			h.log.Warn("presence join failed; continuing locally", "room", room, "err", err)
+			members = h.localMembers(room)
 		}
 	}
 	if degraded {

@@ -188,7 +188,12 @@ func ms(d time.Duration) int64 { return max(d.Milliseconds(), 1) }
 
 // Join records m in roomID. Order: (1) the node's room index, so a crash after it leaves
 // at worst an index entry with nothing behind it; (2) the room script, atomically;
-// (3) the user's node pointer and the clearing of the disconnecting mark.
+// (3) the user's node pointer and the clearing of the disconnecting mark. The three go in
+// one pipelined round trip (Redis runs them in that order; a node that dies while sending
+// leaves a prefix of them, as it would have between separate calls; on a Redis Cluster
+// the index is written first, on its own). The scripts go as
+// EVAL, not EVALSHA: a script cache emptied by a Redis restart cannot make a pipeline half
+// fail.
 func (s *Redis) Join(ctx context.Context, roomID string, m Member, ttl time.Duration) (*Member, error) {
 	if m.UserID == "" || m.NodeID == "" || m.Session == "" {
 		return nil, errors.New("presence: Join needs UserID, NodeID and Session")
@@ -197,12 +202,26 @@ func (s *Redis) Join(ctx context.Context, roomID string, m Member, ttl time.Dura
 		m.JoinedAt = time.Now().UnixMilli()
 	}
 	now := time.Now().UnixMilli()
-	if err := s.c.ZAdd(ctx, nodeRoomsKey(m.NodeID), redis.Z{Score: float64(now), Member: roomID}).Err(); err != nil {
-		return nil, wrap("join: node index", err)
-	}
 	body, _ := json.Marshal(m)
-	res, err := joinScript.Run(ctx, s.c, []string{membersKey(roomID), roomNodesKey(roomID), presenceKey(roomID, m.UserID)},
-		m.UserID, body, m.NodeID, m.NodeID+"/"+m.Session, ms(ttl)).Result()
+	pipe := s.c.Pipeline()
+	indexEntry := redis.Z{Score: float64(now), Member: roomID}
+	var index *redis.IntCmd
+	if _, cluster := s.c.(*redis.ClusterClient); cluster {
+		// Across shards a pipeline keeps no order: the index goes first, on its own.
+		if err := s.c.ZAdd(ctx, nodeRoomsKey(m.NodeID), indexEntry).Err(); err != nil {
+			return nil, wrap("join: node index", err)
+		}
+	} else {
+		index = pipe.ZAdd(ctx, nodeRoomsKey(m.NodeID), indexEntry)
+	}
+	room := joinScript.Eval(ctx, pipe, []string{membersKey(roomID), roomNodesKey(roomID), presenceKey(roomID, m.UserID)},
+		m.UserID, body, m.NodeID, m.NodeID+"/"+m.Session, ms(ttl))
+	user := userJoinScript.Eval(ctx, pipe, []string{userNodeKey(m.UserID), disconnectingKey(m.UserID)}, m.NodeID)
+	_, _ = pipe.Exec(ctx) // each command's own error is read below
+	if index != nil && index.Err() != nil {
+		return nil, wrap("join: node index", index.Err())
+	}
+	res, err := room.Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, wrap("join", err)
 	}
@@ -212,7 +231,7 @@ func (s *Redis) Join(ctx context.Context, roomID string, m Member, ttl time.Dura
 			return nil, err
 		}
 	}
-	if err := userJoinScript.Run(ctx, s.c, []string{userNodeKey(m.UserID), disconnectingKey(m.UserID)}, m.NodeID).Err(); err != nil && !errors.Is(err, redis.Nil) {
+	if err := user.Err(); err != nil && !errors.Is(err, redis.Nil) {
 		// The room is authoritative and already updated; a stale pointer or mark is
 		// harmless (the mark's holder can only Leave the old session, which is gone).
 		return prev, wrap("join: user keys", err)

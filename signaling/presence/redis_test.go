@@ -204,3 +204,50 @@ func TestReapRemovesTheDeadNodesUserKeys(t *testing.T) {
 		}
 	}
 }
+
+// roundTrips counts the commands and pipelines a client sends (not the HELLO that sets up
+// each new connection).
+type roundTrips struct{ n int }
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() != "hello" {
+			r.n++
+		}
+		return next(ctx, cmd)
+	}
+}
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { r.n++; return next(ctx, cmds) }
+}
+
+// TestRedisJoinIsOneRoundTrip: a join writes the node index, the room and the user keys
+// in one pipelined round trip, and still works after Redis forgot its scripts.
+func TestRedisJoinIsOneRoundTrip(t *testing.T) {
+	s := redisserver.Start(t, redisserver.Options{})
+	c := client(t, s.URL())
+	ctx := context.Background()
+	rt := &roundTrips{}
+	c.AddHook(rt)
+	p := presence.NewRedis(c, presence.RedisOptions{})
+	m := presence.Member{UserID: "u1", Name: "U", NodeID: "n1", Session: "s1"}
+	if prev, err := p.Join(ctx, "r1", m, time.Minute); err != nil || prev != nil {
+		t.Fatalf("join: %v, %v", prev, err)
+	}
+	if rt.n != 1 {
+		t.Fatalf("join took %d round trips, want 1", rt.n)
+	}
+	s.Do("SCRIPT", "FLUSH")
+	m.Session = "s2"
+	prev, err := p.Join(ctx, "r1", m, time.Minute)
+	if err != nil || prev == nil || prev.Session != "s1" {
+		t.Fatalf("join after SCRIPT FLUSH: previous %+v, %v; want session s1", prev, err)
+	}
+	if score, err := c.ZScore(ctx, "node:{n1}:rooms", "r1").Result(); err != nil || score == 0 {
+		t.Fatalf("node index: %v, %v", score, err)
+	}
+	if node, err := c.Get(ctx, "user:{u1}:node").Result(); err != nil || node != "n1" {
+		t.Fatalf("user node: %q, %v", node, err)
+	}
+}

@@ -2,10 +2,12 @@ package server
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -104,6 +106,9 @@ func (c *wsConn) Send(frame []byte) bool {
 		c.Close("slow consumer")
 		return false
 	}
+	if !c.writing && c.cc != nil && c.cc.canWriteThrough() {
+		return c.writeThrough(frame)
+	}
 	c.queue = append(c.queue, frame)
 	c.pending++
 	c.pendingBytes += len(frame)
@@ -114,6 +119,36 @@ func (c *wsConn) Send(frame []byte) bool {
 		go c.writeQueued()
 	}
 	return true
+}
+
+// writeThrough sends a frame from the caller's goroutine when nothing is queued: one
+// non-blocking system call, no writer goroutine to start and wake (that wake-up, not the
+// write, was most of the cost of a delivery to a socket that gets a few frames a
+// second). Whatever the socket does not take at once stays with the transport, and a
+// writer goroutine sends it, then anything queued meanwhile, in order. Called with qmu
+// held; it releases it.
+func (c *wsConn) writeThrough(frame []byte) bool {
+	c.writing = true // frames sent meanwhile queue behind this one
+	c.qmu.Unlock()
+	sent, err := c.cc.writeThrough(frame)
+	if err != nil {
+		c.Close("write error")
+	}
+	c.qmu.Lock()
+	if !sent && err == nil && !c.closed {
+		// The library is writing a control frame: queue behind it.
+		c.queue = append(c.queue, frame)
+		c.pending++
+		c.pendingBytes += len(frame)
+	}
+	if !c.closed && len(c.queue) == 0 && !c.cc.hasRest() {
+		c.writing = false
+		c.qmu.Unlock()
+		return true
+	}
+	c.qmu.Unlock()
+	go c.writeQueued() // the rest of this frame, frames queued meanwhile, or the close
+	return err == nil
 }
 
 // takeLocked hands the writer every queued frame. Called with qmu held.
@@ -131,11 +166,11 @@ func (c *wsConn) returnLocked(batch [][]byte) {
 	}
 }
 
-// written marks one taken frame of size bytes as leaving the queue (it is being written
-// now).
-func (c *wsConn) written(size int) {
+// written marks n taken frames of size bytes in all as leaving the queue (they are being
+// written now).
+func (c *wsConn) written(n, size int) {
 	c.qmu.Lock()
-	c.pending--
+	c.pending -= n
 	c.pendingBytes -= size
 	c.qmu.Unlock()
 }
@@ -196,12 +231,12 @@ func (c *wsConn) writeQueued() {
 			c.finish()
 			return
 		}
-		if len(c.queue) == 0 {
+		if len(c.queue) == 0 && (c.cc == nil || !c.cc.hasRest()) {
 			c.writing = false
 			c.qmu.Unlock()
 			return
 		}
-		batch = c.takeLocked()
+		batch = c.takeLocked() // may be empty: then only a frame's unsent rest goes
 		c.qmu.Unlock()
 		c.writeBatch(batch) // a failed write closes the connection; the loop then finishes
 	}
@@ -214,6 +249,11 @@ func (c *wsConn) finish() {
 	c.qmu.Lock()
 	rest := c.takeLocked()
 	c.qmu.Unlock()
+	if c.cc != nil {
+		_ = c.cc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		_ = c.cc.writeFrames(rest, nil)
+		return
+	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	for _, f := range rest {
 		if c.ws.WriteMessage(websocket.TextMessage, f) != nil {
@@ -222,30 +262,28 @@ func (c *wsConn) finish() {
 	}
 }
 
-// writeBatch writes the frames taken from the queue. Several frames go out in one
-// system call: the transport gathers them and sends them when the batch is done (under
-// fan-out load the write syscall per frame was most of the node's CPU time).
+// writeBatch writes the frames taken from the queue. They go out together, framed into
+// one buffer and sent with one system call per maxBatchBytes (under fan-out load the
+// write per frame was most of the node's CPU time).
 func (c *wsConn) writeBatch(batch [][]byte) bool {
-	held := len(batch) > 1 && c.cc != nil
-	if held {
-		c.cc.hold()
-	}
-	ok := true
-	for i, f := range batch {
-		batch[i] = nil
-		if !ok {
-			continue
+	if c.cc == nil {
+		for i, f := range batch {
+			batch[i] = nil
+			c.written(1, len(f))
+			if !c.write(f) {
+				return false
+			}
 		}
-		c.written(len(f))
-		ok = c.write(f)
+		return true
 	}
-	if held {
-		if err := c.cc.flush(); err != nil && ok {
-			c.Close("write error")
-			ok = false
-		}
+	_ = c.cc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	err := c.cc.writeFrames(batch, c.written)
+	clear(batch)
+	if err != nil {
+		c.Close("write error")
+		return false
 	}
-	return ok
+	return true
 }
 
 func (c *wsConn) write(f []byte) bool {
@@ -257,15 +295,20 @@ func (c *wsConn) write(f []byte) bool {
 	return true
 }
 
-// coalescingConn is the WebSocket's network connection. Between hold and flush (the
-// writer goroutine writing a batch of queued frames) writes are gathered in a pooled
-// buffer and sent with one system call; otherwise they go straight through. Gorilla
-// serialises its own writes, so frames are gathered whole and in order; a control frame
-// written by another goroutine during a batch is sent with the batch.
+// coalescingConn is the WebSocket's network connection. The server writes its text
+// frames itself (unmasked, so one header in front of the payload): a single frame from
+// the sender's goroutine with one non-blocking system call (writeThrough), and queued
+// frames gathered into one buffer per system call (writeFrames). The WebSocket library
+// writes only control frames (pong, close), each with one Write. mu serialises all of
+// them, and a frame the socket took only part of is finished before anything else is
+// written, so frames never interleave.
 type coalescingConn struct {
 	net.Conn
-	mu  sync.Mutex
-	buf *[]byte // non-nil while holding
+	rc syscall.RawConn // for non-blocking writes; nil when the connection has none (TLS, tests)
+
+	mu      sync.Mutex
+	rest    []byte      // the unsent end of a frame written through; sent before anything else
+	restSet atomic.Bool // len(rest) > 0, readable without waiting for a write holding mu
 
 	// br is the reader the WebSocket library reads frames through (nil when the
 	// handshake left bytes buffered in net/http's reader; then the library uses that).
@@ -275,6 +318,16 @@ type coalescingConn struct {
 	// Deadlines have their own lock, not mu: a Write may hold mu while blocked in the
 	// kernel, and Close must be able to set a deadline then.
 	readDeadline, writeDeadline coarseDeadline
+}
+
+func newCoalescingConn(nc net.Conn) *coalescingConn {
+	cc := &coalescingConn{Conn: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			cc.rc = rc
+		}
+	}
+	return cc
 }
 
 // deadlineSlack: a new deadline at most this much later than the one in force is not set
@@ -332,73 +385,141 @@ const readBufferSize = 1024
 // waiting frames fill less than a quarter of it, and the library's read path kept every
 // idle connection's reader at 8 KiB instead of 4 KiB.
 func (c *coalescingConn) waitReadable() error {
-	if c.br == nil || c.br.Buffered() > 0 {
-		return nil
+	if c.br == nil || c.br.Buffered() > 0 || c.rc == nil {
+		return nil // nothing to wait for, or TLS or a test pipe: the frame reader waits itself
 	}
-	sc, ok := c.Conn.(syscall.Conn)
-	if !ok {
-		return nil // TLS or a test pipe: the frame reader waits itself
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc.Read(func(fd uintptr) bool { return !wouldBlock(fd, c.peek[:]) })
+	return c.rc.Read(func(fd uintptr) bool { return !wouldBlock(fd, c.peek[:]) })
 }
 
+// maxBatchBytes bounds the bytes gathered for one system call.
 const maxBatchBytes = 64 << 10
 
 var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
+// appendTextFrame appends payload as one unmasked, final WebSocket text frame (a server
+// never masks: RFC 6455 §5.1).
+func appendTextFrame(b, payload []byte) []byte {
+	const finText = 0x81
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, finText, byte(n))
+	case n <= 0xffff:
+		b = append(b, finText, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, finText, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return append(b, payload...)
+}
+
+// canWriteThrough reports whether frames can be written from the sender's goroutine.
+func (c *coalescingConn) canWriteThrough() bool { return c.rc != nil }
+
+// hasRest reports whether part of a frame written through is still unsent.
+func (c *coalescingConn) hasRest() bool { return c.restSet.Load() }
+
+// writeThrough writes payload as one frame without waiting: what the socket does not take
+// now is kept as rest, for the next writeFrames. The caller makes sure that no other
+// frame is being written (wsConn.writing). It does not wait for a control frame being
+// written either: then it sends nothing and reports sent false.
+func (c *coalescingConn) writeThrough(payload []byte) (sent bool, err error) {
+	if !c.mu.TryLock() {
+		return false, nil
+	}
+	bp := batchPool.Get().(*[]byte)
+	frame := appendTextFrame((*bp)[:0], payload)
+	n, werr := 0, error(nil)
+	if len(c.rest) > 0 { // unreachable while the caller keeps its promise; keep the order anyway
+		werr = syscall.EAGAIN
+	}
+	// Control, not Write: the socket is non-blocking, nothing waits here, and a write
+	// deadline (which only the writer goroutine's blocking writes use) does not apply.
+	// mu keeps every other write to the socket out meanwhile.
+	err = c.rc.Control(func(fd uintptr) {
+		for werr == nil {
+			n, werr = syscall.Write(int(fd), frame)
+			if werr != syscall.EINTR {
+				return // done, or would block: the writer goroutine waits instead
+			}
+			werr = nil
+		}
+	})
+	if werr == syscall.EAGAIN {
+		n, werr = 0, nil
+	}
+	if err == nil {
+		err = werr
+	}
+	if err == nil && n < len(frame) {
+		c.rest = append(c.rest, frame[max(n, 0):]...)
+		c.restSet.Store(true)
+	}
+	c.mu.Unlock()
+	putBatch(bp, frame)
+	return true, err
+}
+
+// writeFrames writes the unsent rest of a frame written through, then frames, gathered
+// into one system call per maxBatchBytes; it blocks until they are written or the write
+// deadline passes. Before each system call, leaving (if not nil) is told how many frames
+// of how many payload bytes leave the queue with it.
+func (c *coalescingConn) writeFrames(frames [][]byte, leaving func(n, size int)) error {
+	bp := batchPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() { putBatch(bp, buf) }()
+	n, size := 0, 0
+	send := func() error {
+		if leaving != nil && n > 0 {
+			leaving(n, size)
+		}
+		n, size = 0, 0
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		err := c.writeRestLocked()
+		if err == nil && len(buf) > 0 {
+			_, err = c.Conn.Write(buf)
+		}
+		buf = buf[:0]
+		return err
+	}
+	for _, f := range frames {
+		if len(buf) > 0 && len(buf)+len(f)+10 > maxBatchBytes {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		buf = appendTextFrame(buf, f)
+		n, size = n+1, size+len(f)
+	}
+	return send()
+}
+
+func (c *coalescingConn) writeRestLocked() error {
+	if len(c.rest) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.rest)
+	c.rest = nil
+	c.restSet.Store(false)
+	return err
+}
+
+// putBatch returns a gathering buffer to the pool unless a big frame grew it.
+func putBatch(bp *[]byte, b []byte) {
+	if cap(b) <= maxBatchBytes+16 {
+		*bp = b[:0]
+		batchPool.Put(bp)
+	}
+}
+
+// Write is the WebSocket library's (control frames): after any unsent rest of a frame.
 func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.buf == nil {
-		return c.Conn.Write(p)
+	if err := c.writeRestLocked(); err != nil {
+		return 0, err
 	}
-	if len(*c.buf)+len(p) > maxBatchBytes {
-		if err := c.flushLocked(); err != nil {
-			return 0, err
-		}
-		if len(p) > maxBatchBytes {
-			return c.Conn.Write(p)
-		}
-	}
-	*c.buf = append(*c.buf, p...)
-	return len(p), nil
-}
-
-func (c *coalescingConn) hold() {
-	c.mu.Lock()
-	if c.buf == nil {
-		c.buf = batchPool.Get().(*[]byte)
-	}
-	c.mu.Unlock()
-}
-
-// flush sends what was gathered and stops holding.
-func (c *coalescingConn) flush() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.buf == nil {
-		return nil
-	}
-	err := c.flushLocked()
-	if cap(*c.buf) <= maxBatchBytes {
-		*c.buf = (*c.buf)[:0]
-		batchPool.Put(c.buf)
-	}
-	c.buf = nil
-	return err
-}
-
-func (c *coalescingConn) flushLocked() error {
-	if len(*c.buf) == 0 {
-		return nil
-	}
-	_, err := c.Conn.Write(*c.buf)
-	*c.buf = (*c.buf)[:0]
-	return err
+	return c.Conn.Write(p)
 }
 
 // coalescingHijacker hands the WebSocket upgrader a coalescingConn instead of the raw
@@ -412,7 +533,7 @@ func (h coalescingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cc := &coalescingConn{Conn: nc}
+	cc := newCoalescingConn(nc)
 	if brw.Reader.Buffered() == 0 {
 		// With Upgrader.ReadBufferSize 0 the library reads through this reader, so the
 		// read loop can tell whether a frame is already buffered (waitReadable).

@@ -102,7 +102,7 @@ func TestSlowConsumerBoundHolds(t *testing.T) {
 	if len(b) != 3 {
 		t.Fatalf("took %d frames", len(b))
 	}
-	c.written(1)
+	c.written(1, 1)
 	if c.pending != 2 {
 		t.Fatalf("pending after one write = %d", c.pending)
 	}
@@ -185,7 +185,7 @@ func TestWaitReadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc := &coalescingConn{Conn: sc}
+	cc := newCoalescingConn(sc)
 	cc.br = bufio.NewReaderSize(cc, readBufferSize)
 
 	// Nothing to read: the deadline ends the wait with a timeout.
@@ -284,5 +284,100 @@ func TestDeadlinesAreCoarse(t *testing.T) {
 				t.Fatalf("after SetDeadline: %v", (*seen)[n-2:])
 			}
 		})
+	}
+}
+
+// TestFramesWrittenThroughAreWholeAtEveryLengthEncoding: frames sent on an idle
+// connection go out from the sender's goroutine (no writer goroutine is left running)
+// and arrive intact at every WebSocket length encoding (7-bit, 16-bit, 64-bit).
+func TestFramesWrittenThroughAreWholeAtEveryLengthEncoding(t *testing.T) {
+	sizes := []int{0, 1, 125, 126, 127, 0xffff, 0x10000, 70000}
+	frames := make(chan *wsConn, 1)
+	_, cl := pairWSConn(t, 16, time.Hour, func(c *wsConn) { frames <- c })
+	c := <-frames
+	defer c.Close("test over")
+	_ = cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for _, size := range sizes {
+		payload := strings.Repeat(string(rune('a'+size%26)), size)
+		if !c.Send([]byte(payload)) {
+			t.Fatalf("send of %d bytes refused", size)
+		}
+		_, msg, err := cl.ReadMessage()
+		if err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		if string(msg) != payload {
+			t.Fatalf("%d bytes sent, %d arrived (or different bytes)", size, len(msg))
+		}
+		c.qmu.Lock()
+		writing, queued := c.writing, len(c.queue)
+		c.qmu.Unlock()
+		if writing && !c.cc.hasRest() || queued > 0 {
+			t.Fatalf("after a %d-byte frame: writer running %v with nothing unsent, %d queued", size, writing, queued)
+		}
+	}
+}
+
+// TestWriteThroughKeepsOrderWhenTheSocketIsFull: a frame the socket took only in part
+// is finished before the frames queued after it, and a control frame written meanwhile
+// (a pong) does not land inside it: the client reads every frame whole and in order.
+func TestWriteThroughKeepsOrderWhenTheSocketIsFull(t *testing.T) {
+	const size = 32 << 10
+	frames := make(chan *wsConn, 1)
+	_, cl := pairWSConn(t, 1<<16, time.Hour, func(c *wsConn) { frames <- c })
+	c := <-frames
+	defer c.Close("test over")
+	payload := func(i int) []byte {
+		return []byte(fmt.Sprintf("%06d:%s", i, strings.Repeat(string(rune('a'+i%26)), size)))
+	}
+	// The client reads nothing yet: write through until the socket takes a frame only in
+	// part (its unsent rest stays with the transport), then queue more behind it.
+	sent := 0
+	for ; !c.cc.hasRest(); sent++ {
+		if sent > 4096 {
+			t.Fatal("the socket never filled up")
+		}
+		if !c.Send(payload(sent)) {
+			t.Fatalf("send %d refused", sent)
+		}
+	}
+	// A ping from the client makes the library write a pong on its own, while frames are
+	// still unsent. The server handles it inside its next read, which returns the text
+	// message sent after the ping: by then the pong has been written.
+	if err := cl.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.WriteMessage(websocket.TextMessage, []byte("after the ping")); err != nil {
+		t.Fatal(err)
+	}
+	pongWritten := make(chan struct{})
+	go func() { _, _, _ = c.ws.ReadMessage(); close(pongWritten) }()
+	for end := sent + 20; sent < end; sent++ {
+		if !c.Send(payload(sent)) {
+			t.Fatalf("send %d refused", sent)
+		}
+	}
+	pongs := 0
+	cl.SetPongHandler(func(string) error { pongs++; return nil })
+	_ = cl.SetReadDeadline(time.Now().Add(20 * time.Second))
+	read := func(i int) {
+		_, msg, err := cl.ReadMessage()
+		if err != nil {
+			t.Fatalf("frame %d of %d: %v", i, sent, err)
+		}
+		if want := payload(i); string(msg) != string(want) {
+			t.Fatalf("frame %d arrived as %.20q (%d bytes), want %.20q (%d bytes)", i, msg, len(msg), want, len(want))
+		}
+	}
+	for i := 0; i < sent; i++ {
+		read(i)
+	}
+	<-pongWritten
+	if !c.Send(payload(sent)) {
+		t.Fatal("last send refused")
+	}
+	read(sent)
+	if pongs != 1 {
+		t.Fatalf("%d pongs arrived before the last frame, want 1", pongs)
 	}
 }

@@ -54,6 +54,23 @@ func (s *Service) ready(sess *hub.Session, event string) *vocab.Error {
 	return nil
 }
 
+// ownedRoom is the common gate of a request on an existing transport or consumer: the
+// session is in an sfu room, the id was created for this user there (on any node), and the
+// Media Service can be used. It returns the room.
+func (s *Service) ownedRoom(ctx context.Context, sess *hub.Session, event, kind, id, what string) (string, *vocab.Error) {
+	room, perr := s.sfuRoom(ctx, sess, event)
+	if perr != nil {
+		return "", perr
+	}
+	if perr := s.mustOwn(ctx, owner{room, sess.User.UserID}, kind, id, what); perr != nil {
+		return "", perr
+	}
+	if perr := s.ready(sess, event); perr != nil {
+		return "", perr
+	}
+	return room, nil
+}
+
 func opFor(event string) string {
 	switch event {
 	case "sfu_get_router_capabilities":
@@ -151,14 +168,8 @@ func (s *Service) onConnectTransport(ctx context.Context, sess *hub.Session, pay
 	if perr != nil {
 		return nil, perr
 	}
-	room, perr := s.sfuRoom(ctx, sess, event)
+	room, perr := s.ownedRoom(ctx, sess, event, kindTransport, transport, "transport")
 	if perr != nil {
-		return nil, perr
-	}
-	if perr := s.mustOwn(ctx, owner{room, sess.User.UserID}, kindTransport, transport, "transport"); perr != nil {
-		return nil, perr
-	}
-	if perr := s.ready(sess, event); perr != nil {
 		return nil, perr
 	}
 	if err := s.media.ConnectTransport(ctx, room, transport, dtls); err != nil {
@@ -190,17 +201,11 @@ func (s *Service) onProduce(ctx context.Context, sess *hub.Session, payload json
 		return nil, perr
 	}
 	appData := f.optional("appData")
-	room, perr := s.sfuRoom(ctx, sess, event)
+	room, perr := s.ownedRoom(ctx, sess, event, kindTransport, transport, "transport")
 	if perr != nil {
 		return nil, perr
 	}
 	user := sess.User.UserID
-	if perr := s.mustOwn(ctx, owner{room, user}, kindTransport, transport, "transport"); perr != nil {
-		return nil, perr
-	}
-	if perr := s.ready(sess, event); perr != nil {
-		return nil, perr
-	}
 	p, err := s.media.Produce(ctx, room, transport, kind, rtp, appData)
 	if err != nil {
 		return nil, s.mediaError(sess, event, err)
@@ -243,17 +248,11 @@ func (s *Service) onConsume(ctx context.Context, sess *hub.Session, payload json
 	if perr != nil {
 		return nil, perr
 	}
-	room, perr := s.sfuRoom(ctx, sess, event)
+	room, perr := s.ownedRoom(ctx, sess, event, kindTransport, transport, "transport")
 	if perr != nil {
 		return nil, perr
 	}
 	w := owner{room, sess.User.UserID}
-	if perr := s.mustOwn(ctx, w, kindTransport, transport, "transport"); perr != nil {
-		return nil, perr
-	}
-	if perr := s.ready(sess, event); perr != nil {
-		return nil, perr
-	}
 	c, err := s.media.Consume(ctx, room, transport, producerID, caps)
 	if err != nil {
 		return nil, s.mediaError(sess, event, err)
@@ -280,14 +279,8 @@ func (s *Service) onResumeConsumer(ctx context.Context, sess *hub.Session, paylo
 	if perr != nil {
 		return nil, perr
 	}
-	room, perr := s.sfuRoom(ctx, sess, event)
+	room, perr := s.ownedRoom(ctx, sess, event, kindConsumer, consumer, "consumer")
 	if perr != nil {
-		return nil, perr
-	}
-	if perr := s.mustOwn(ctx, owner{room, sess.User.UserID}, kindConsumer, consumer, "consumer"); perr != nil {
-		return nil, perr
-	}
-	if perr := s.ready(sess, event); perr != nil {
 		return nil, perr
 	}
 	if err := s.media.ResumeConsumer(ctx, room, consumer); err != nil {

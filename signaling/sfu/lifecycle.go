@@ -129,14 +129,8 @@ func (s *Service) onRestartICE(ctx context.Context, sess *hub.Session, payload j
 	if perr != nil {
 		return nil, perr
 	}
-	room, perr := s.sfuRoom(ctx, sess, event)
+	room, perr := s.ownedRoom(ctx, sess, event, kindTransport, transport, "transport")
 	if perr != nil {
-		return nil, perr
-	}
-	if perr := s.mustOwn(ctx, owner{room, sess.User.UserID}, kindTransport, transport, "transport"); perr != nil {
-		return nil, perr
-	}
-	if perr := s.ready(sess, event); perr != nil {
 		return nil, perr
 	}
 	a, err := s.media.RestartICE(ctx, room, transport)
