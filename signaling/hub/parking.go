@@ -210,7 +210,7 @@ func (h *Hub) release(s *Session, res recovered) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s.conn.Send(protocol.ConnectFramePID(s.ID, s.PID()))
-	keep := h.opts.RecoveryBuffer
+	keep := h.keepRecent
 	if res.ok {
 		o.seen = make(map[string]struct{}, len(res.replay)+len(o.held)+len(o.handed))
 		o.seenUntil = time.Now().Add(recoveredDedupFor)
@@ -271,12 +271,12 @@ func (h *Hub) park(s *Session, room string, d time.Duration) *parking {
 	o.mu.Lock()
 	initial := o.sent.frames()
 	p.rec.Complete = !o.sent.dropped
-	for _, f := range o.held { // dropped while being recovered: what it never got
+	for _, f := range append(o.handed, o.held...) { // dropped while being recovered: what it never got
 		if f.Offset != "" {
 			initial = append(initial, f)
 		}
 	}
-	o.sent, o.held, o.holding, o.park = sentLog{}, nil, false, p
+	o.sent, o.held, o.handed, o.holding, o.park = sentLog{}, nil, nil, false, p
 	o.mu.Unlock()
 	h.m.Recovery.Parked.Inc()
 	h.parkings.Add(1)
@@ -500,7 +500,7 @@ func (p *parking) passOn(owner string, frames []recovery.Frame) {
 // deliverFrame sends a passed-on frame to user's local session in room.
 func (h *Hub) deliverFrame(room, user string, f recovery.Frame) {
 	if s := h.localMember(room, user); s != nil && !s.isParked() {
-		s.pushHandedOver(f, h.opts.RecoveryBuffer)
+		s.pushHandedOver(f, h.keepRecent)
 	}
 }
 
