@@ -312,8 +312,11 @@ type coalescingConn struct {
 
 	// br is the reader the WebSocket library reads frames through (nil when the
 	// handshake left bytes buffered in net/http's reader; then the library uses that).
-	br   *bufio.Reader
-	peek [1]byte // waitReadable's probe
+	// Its buffer is lent by lender, a pooled reader, and given back while the connection
+	// waits in waitReadable: an idle connection holds no read buffer.
+	br     *bufio.Reader
+	lender *bufio.Reader
+	peek   [1]byte // waitReadable's probe
 
 	// Deadlines have their own lock, not mu: a Write may hold mu while blocked in the
 	// kernel, and Close must be able to set a deadline then.
@@ -388,6 +391,8 @@ func (c *coalescingConn) waitReadable() error {
 	if c.br == nil || c.br.Buffered() > 0 || c.rc == nil {
 		return nil // nothing to wait for, or TLS or a test pipe: the frame reader waits itself
 	}
+	c.returnReadBuffer()
+	defer c.borrowReadBuffer() // before anything reads again, whatever the wait returned
 	return c.rc.Read(func(fd uintptr) bool { return !wouldBlock(fd, c.peek[:]) })
 }
 
@@ -522,6 +527,25 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// borrowReadBuffer gives br a pooled buffer. br must hold nothing (a new or a waiting
+// connection): a bufio.Reader with nothing buffered carries no state but its source.
+func (c *coalescingConn) borrowReadBuffer() {
+	c.lender = readBuffers.Get().(*bufio.Reader)
+	c.lender.Reset(c)
+	*c.br = *c.lender
+}
+
+// returnReadBuffer takes br's buffer back to the pool while nothing is buffered; br must
+// not be read until borrowReadBuffer.
+func (c *coalescingConn) returnReadBuffer() {
+	*c.br = bufio.Reader{}
+	c.lender.Reset(nil)
+	readBuffers.Put(c.lender)
+	c.lender = nil
+}
+
 // coalescingHijacker hands the WebSocket upgrader a coalescingConn instead of the raw
 // connection.
 type coalescingHijacker struct {
@@ -537,7 +561,8 @@ func (h coalescingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if brw.Reader.Buffered() == 0 {
 		// With Upgrader.ReadBufferSize 0 the library reads through this reader, so the
 		// read loop can tell whether a frame is already buffered (waitReadable).
-		cc.br = bufio.NewReaderSize(cc, readBufferSize)
+		cc.br = new(bufio.Reader)
+		cc.borrowReadBuffer()
 		brw = bufio.NewReadWriter(cc.br, brw.Writer)
 	}
 	return cc, brw, nil

@@ -186,7 +186,8 @@ func TestWaitReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	cc := newCoalescingConn(sc)
-	cc.br = bufio.NewReaderSize(cc, readBufferSize)
+	cc.br = new(bufio.Reader)
+	cc.borrowReadBuffer()
 
 	// Nothing to read: the deadline ends the wait with a timeout.
 	_ = sc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
