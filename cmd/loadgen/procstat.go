@@ -164,8 +164,10 @@ type nodeStat struct {
 	// CPUSeconds, ReadCalls and WriteCalls are the node's CPU time and read(2)/write(2)
 	// system calls during the scenario.
 	CPUSeconds float64 `json:"cpu_seconds_during_scenario"`
-	ReadCalls  uint64  `json:"read_calls_during_scenario"`
-	WriteCalls uint64  `json:"write_calls_during_scenario"`
+	// SetupCPUSeconds is the node's CPU time while the clients connected and joined.
+	SetupCPUSeconds float64 `json:"cpu_seconds_during_setup"`
+	ReadCalls       uint64  `json:"read_calls_during_scenario"`
+	WriteCalls      uint64  `json:"write_calls_during_scenario"`
 	// From the node's /metrics when every client was in.
 	HeapInuseMiB  float64 `json:"go_heap_inuse_mib"`
 	StackInuseMiB float64 `json:"go_stack_inuse_mib"`
@@ -183,6 +185,9 @@ func (w *nodeWatch) stats(connsPerNode []int) []nodeStat {
 		}
 		if i < len(w.setup) {
 			st.RSSConnectedMiB = round2(mib(w.setup[i].RSSBytes))
+			if i < len(w.before) {
+				st.SetupCPUSeconds = round2((w.setup[i].CPU - w.before[i].CPU).Seconds())
+			}
 		}
 		if i < len(w.ends) {
 			st.RSSEndMiB = round2(mib(w.ends[i].RSSBytes))

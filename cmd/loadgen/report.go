@@ -296,7 +296,7 @@ func (rep *report) writeText(w io.Writer) {
 		p("  leave ack   %s", fmtLat(c.LeaveLatecy))
 	}
 	for _, n := range rep.NodeStats {
-		cpu := "no scenario phase"
+		cpu := fmt.Sprintf("CPU %.2fs during set-up, no scenario phase", n.SetupCPUSeconds)
 		if n.CPUMeasuredOverS >= 1 {
 			cpu = fmt.Sprintf("CPU %.0f%% of one core over %.1fs of scenario", n.CPUPercent, n.CPUMeasuredOverS)
 		}
