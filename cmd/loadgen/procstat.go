@@ -103,11 +103,15 @@ type nodeWatch struct {
 	metricsURLs         []string // same order as pids: /metrics is read once everyone is in
 	before, setup, ends []procSample
 	goMem               []goMem
+	endMem              []goMem // the bus histograms at the end of the scenario
 }
 
 // goMem is what the node's /metrics says about its Go memory once every client is in.
 type goMem struct {
 	HeapInuse, StackInuse, Goroutines float64
+	// Buckets holds the cumulative bucket counts of the node's bus latency histograms
+	// (busHistograms), by histogram and upper bound.
+	Buckets map[string]map[float64]float64
 }
 
 func scrapeGoMem(url string) goMem {
@@ -126,6 +130,16 @@ func scrapeGoMem(url string) goMem {
 			continue
 		}
 		v, _ := strconv.ParseFloat(f[1], 64)
+		if name, le, ok := busBucket(f[0]); ok {
+			if g.Buckets == nil {
+				g.Buckets = map[string]map[float64]float64{}
+			}
+			if g.Buckets[name] == nil {
+				g.Buckets[name] = map[float64]float64{}
+			}
+			g.Buckets[name][le] = v
+			continue
+		}
 		switch f[0] {
 		case "go_memstats_heap_inuse_bytes":
 			g.HeapInuse = v

@@ -96,6 +96,9 @@ type report struct {
 	LoaderCPUPercent float64 `json:"loader_cpu_percent"`
 
 	NodeStats []nodeStat `json:"node_stats,omitempty"`
+	// BusTiming: the nodes' Redis publish round trip and publish-to-receipt time during
+	// the scenario (busTiming).
+	BusTiming string `json:"bus_timing,omitempty"`
 
 	// Histograms are the raw bucket counts (for merging reports of several processes).
 	Histograms map[string]histJSON `json:"histograms,omitempty"`
@@ -312,6 +315,9 @@ func (rep *report) writeText(w io.Writer) {
 	}
 	if c := costPerDelivery(rep); c != "" {
 		p("per delivery  %s", c)
+	}
+	if rep.BusTiming != "" {
+		p("bus (nodes)   %s (scenario phase, histogram buckets)", rep.BusTiming)
 	}
 }
 
