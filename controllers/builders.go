@@ -202,6 +202,7 @@ func desiredConfigData(sc *v1alpha1.SignalingCluster) map[string]string {
 		d["SIGNALING_MAX_ROOM_SIZE"] = strconv.Itoa(int(*s.MaxRoomSize))
 	}
 	setDur("SIGNALING_RECONNECT_WINDOW", s.ReconnectWindow)
+	setDur("SIGNALING_RECOVERY_WINDOW", s.RecoveryWindow)
 	setDur("SIGNALING_PRESENCE_TTL", s.PresenceTTL)
 	setDur("SIGNALING_DRAIN_RECONNECT_JITTER", s.Drain.ReconnectJitter)
 	set("SIGNALING_LOG_LEVEL", string(s.LogLevel))

@@ -103,7 +103,7 @@ func TestRenderedEnvironmentParsesWithTheNodesConfig(t *testing.T) {
 	want.ChatServiceURL, want.ChatServiceTimeout = "http://chat", s("6s")
 	want.MediaServiceURL, want.MediaCreateTimeout, want.MediaCallTimeout = "http://sfu/", s("4s"), s("2500ms")
 	want.DefaultRoomMode, want.MaxRoomSize = "sfu", 50
-	want.ReconnectWindow, want.PresenceTTL = s("30s"), s("20s")
+	want.ReconnectWindow, want.PresenceTTL, want.RecoveryWindow = s("30s"), s("20s"), s("90s")
 	want.DrainTimeout, want.DrainReconnectJitter, want.DrainMaxReconnectShare = s("1m"), s("7s"), 0.25
 	want.PingInterval, want.PingTimeout = s("15s"), s("10s")
 	want.MaxEventBytes, want.MaxPayload, want.MaxChatLength = 32768, 500000, 2000

@@ -17,10 +17,12 @@ limitations under the License.
 package controllers
 
 import (
+	"context"
 	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,11 @@ func emittedEvents(t *testing.T, sc *v1alpha1.SignalingCluster, old, new statusI
 	rec := events.NewFakeRecorder(16)
 	r := &SignalingClusterReconciler{Recorder: rec}
 	r.emitTransitionEvents(sc, computeStatus(sc, new))
+	return recorded(rec)
+}
+
+// recorded closes the fake recorder and returns what it recorded.
+func recorded(rec *events.FakeRecorder) []string {
 	close(rec.Events)
 	var got []string
 	for e := range rec.Events {
@@ -76,6 +83,11 @@ func TestEveryEventReasonIsEmitted(t *testing.T) {
 		v1alpha1.EventReconcileError: func() []string {
 			return emittedEvents(t, minimalCluster(), statusInputs{}, statusInputs{ReconcileErr: errors.New("apply: conflict")})
 		},
+		v1alpha1.EventImageNotAllowed: func() []string {
+			sc := minimalCluster()
+			sc.Spec.Image = "elsewhere.example.test/signaling:1"
+			return imagePolicyEvents(t, sc, []string{"registry.example.test/"})
+		},
 	}
 	for _, reason := range eventReasonConstants(t) {
 		emit, ok := transitions[reason]
@@ -98,13 +110,79 @@ func TestEveryEventReasonIsEmitted(t *testing.T) {
 	}
 }
 
-// eventReasonConstants lists the values of the Event* constants in api/v1alpha1/conditions.go.
-func eventReasonConstants(t *testing.T) []string {
+// imagePolicyEvents runs the image-policy check on sc and returns the events it emitted.
+func imagePolicyEvents(t *testing.T, sc *v1alpha1.SignalingCluster, prefixes []string) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "../api/v1alpha1/conditions.go", nil, 0)
+	rec := events.NewFakeRecorder(16)
+	r := &SignalingClusterReconciler{Recorder: rec, Options: Options{AllowedImagePrefixes: prefixes}}
+	if err := r.checkImagePolicy(context.Background(), &scope{sc: sc}); err != nil {
+		t.Fatal(err)
+	}
+	return recorded(rec)
+}
+
+// TestEventReasonsAreAPIConstants: every Eventf call in the controller names its reason through
+// an identifier, never a string literal, so the Event* constants of api/v1alpha1 (which the test
+// above proves emitted) are the complete list of reasons users can filter on.
+func TestEventReasonsAreAPIConstants(t *testing.T) {
+	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	calls := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Eventf" || len(call.Args) < 4 {
+				return true
+			}
+			calls++
+			if lit, ok := call.Args[3].(*ast.BasicLit); ok {
+				t.Errorf("%s: Eventf with the literal reason %s: declare it as an Event* constant in api/v1alpha1", name, lit.Value)
+			}
+			return true
+		})
+	}
+	if calls == 0 {
+		t.Fatal("no Eventf calls found in the controller")
+	}
+}
+
+// eventReasonConstants lists the values of the Event* constants declared in api/v1alpha1.
+func eventReasonConstants(t *testing.T) []string {
+	t.Helper()
+	pkgFiles, err := filepath.Glob("../api/v1alpha1/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, name := range pkgFiles {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reasons = append(reasons, eventConstantsIn(f)...)
+	}
+	if len(reasons) == 0 {
+		t.Fatal("no Event* constants found in api/v1alpha1")
+	}
+	return reasons
+}
+
+func eventConstantsIn(f *ast.File) []string {
 	var reasons []string
 	ast.Inspect(f, func(n ast.Node) bool {
 		vs, ok := n.(*ast.ValueSpec)
@@ -120,8 +198,5 @@ func eventReasonConstants(t *testing.T) []string {
 		}
 		return true
 	})
-	if len(reasons) == 0 {
-		t.Fatal("no Event* constants found in api/v1alpha1/conditions.go")
-	}
 	return reasons
 }

@@ -166,6 +166,14 @@ type SignalingClusterSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 	ReconnectWindow *metav1.Duration `json:"reconnectWindow,omitempty"`
 
+	// RecoveryWindow is how long a dropped socket.io-client can get its session back on any
+	// node (connection-state recovery: same room, every missed event); the user keeps their
+	// place in the room that long. "0s" turns recovery off (Go duration; node default 2m).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	RecoveryWindow *metav1.Duration `json:"recoveryWindow,omitempty"`
+
 	// PresenceTTL is the lifetime of a member's presence key between heartbeats (Go duration).
 	// +optional
 	// +kubebuilder:validation:Type=string

@@ -761,6 +761,11 @@ func (in *SignalingClusterSpec) DeepCopyInto(out *SignalingClusterSpec) {
 		*out = new(metav1.Duration)
 		**out = **in
 	}
+	if in.RecoveryWindow != nil {
+		in, out := &in.RecoveryWindow, &out.RecoveryWindow
+		*out = new(metav1.Duration)
+		**out = **in
+	}
 	if in.PresenceTTL != nil {
 		in, out := &in.PresenceTTL, &out.PresenceTTL
 		*out = new(metav1.Duration)

@@ -6,7 +6,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN=$ROOT/bin
+# Resolved: bin/ may be a symlink (a worktree sharing another checkout's bin/), and the kernel
+# lists mounts under their real path, which down.sh and check-clean.sh match against.
+BIN=$(realpath -m "$ROOT/bin")
 KUBE_BIN=$BIN/cluster            # kubelet, kube-proxy, kube-controller-manager, kube-scheduler, kubectl, coredns
 ENVTEST_BIN=$BIN/envtest         # etcd, kube-apiserver (the envtest builds)
 RUN=$BIN/cluster-run             # state: certificates, configs, containerd and kubelet roots, pid files

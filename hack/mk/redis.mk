@@ -1,7 +1,7 @@
 # Redis bus and presence: tests and benchmark against real redis-server processes
 # (started by internal/testutil/redisserver on free 127.0.0.1 ports; never 6379).
 
-REDIS_PKGS := ./signaling/broker/... ./signaling/presence/... ./signaling/redisconn/... ./internal/...
+REDIS_PKGS := ./signaling/broker/... ./signaling/presence/... ./signaling/recovery/... ./signaling/redisconn/... ./internal/...
 
 TEST_TARGETS += test-redis
 

@@ -42,6 +42,11 @@ const (
 	// session and the node a client request landed on (signaling/server/sessionrelay.go):
 	// Event names the step, Session the Engine.IO sid, Data the step's envelope.
 	TypeTransport = "transport"
+	// TypeFrame carries a recoverable frame for User's session in Room that was recovered
+	// on the receiving node (signaling/hub/parking.go): the node that recorded the session's
+	// missed events passes on what reached it after the hand-over. Data is the Socket.IO
+	// event array, Offset its offset.
+	TypeFrame = "frame"
 )
 
 // Message is what travels between nodes. It is JSON-encoded on the wire.
@@ -63,6 +68,10 @@ type Message struct {
 	// Origin is the publishing node. Nodes ignore room messages they published
 	// themselves, because they already delivered them locally.
 	Origin string `json:"o"`
+	// Offset is the connection-state recovery offset of a TypeRoom, TypeUser or TypeFrame
+	// event, given once by the node where the event originated, so that every node sends
+	// the same offset and a recovering session can drop an event it already has.
+	Offset string `json:"of,omitempty"`
 	// SentAt is the publish time in Unix nanoseconds (for latency metrics).
 	SentAt int64 `json:"ts,omitempty"`
 }

@@ -65,10 +65,13 @@ type Config struct {
 	EventBurst      int
 	SendQueue       int
 	ReconnectWindow time.Duration
-	PresenceTTL     time.Duration
-	PingInterval    time.Duration
-	PingTimeout     time.Duration
-	MaxPayload      int64
+	// RecoveryWindow: connection-state recovery keeps a dropped session recoverable on any
+	// node this long (0 = off).
+	RecoveryWindow time.Duration
+	PresenceTTL    time.Duration
+	PingInterval   time.Duration
+	PingTimeout    time.Duration
+	MaxPayload     int64
 
 	ChatHistory       int
 	ChatHistoryTTL    time.Duration
@@ -187,6 +190,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.IntVar(&c.EventBurst, "event-burst", 200, "burst size of the per-socket event rate limit")
 	fs.IntVar(&c.SendQueue, "send-queue", 256, "frames queued per socket; a socket whose queue overflows is disconnected as a slow consumer")
 	fs.DurationVar(&c.ReconnectWindow, "reconnect-window", 5*time.Second, "how long a dropped user keeps their place in the room")
+	fs.DurationVar(&c.RecoveryWindow, "recovery-window", 2*time.Minute, "connection-state recovery: a dropped socket.io-client that reconnects within this time, to any node, gets its session back (same room, no join, every missed event once, in order); its place in the room is kept this long (0 = off: fresh sessions, places kept for --reconnect-window)")
 	fs.DurationVar(&c.PresenceTTL, "presence-ttl", 30*time.Second, "a member that sends nothing (heartbeat or event) for this long leaves with reason timeout")
 	fs.DurationVar(&c.PingInterval, "ping-interval", 25*time.Second, "Engine.IO ping interval")
 	fs.DurationVar(&c.PingTimeout, "ping-timeout", 20*time.Second, "Engine.IO pong deadline; a client that misses it is disconnected")
@@ -351,6 +355,9 @@ func (c Config) Validate() error {
 	pos("chat-history-ttl", c.ChatHistoryTTL)
 	if c.ChatClaimIdle < 0 {
 		errs = append(errs, errors.New("--chat-claim-idle must not be negative"))
+	}
+	if c.RecoveryWindow < 0 {
+		errs = append(errs, errors.New("--recovery-window must not be negative (0 turns recovery off)"))
 	}
 	if c.TokenRefreshLead < 0 || c.TokenExpiryGrace < 0 {
 		errs = append(errs, errors.New("--token-refresh-lead and --token-expiry-grace must not be negative"))

@@ -94,7 +94,7 @@ func (h *Hub) sendAck(s *Session, id int64, v any) {
 	if err != nil {
 		b = []byte(`{"ok":false,"error":{"code":"internal","message":"could not encode the response"}}`)
 	}
-	s.conn.Send(protocol.AckFrame(id, b))
+	s.push(protocol.AckFrame(id, b), "", 0)
 }
 
 func (h *Hub) sendError(s *Session, event string, e *vocab.Error) {

@@ -262,3 +262,10 @@ func ackErrCode(err error) string {
 	}
 	return "no ack error: " + err.Error()
 }
+
+// count is the number of frames sent so far.
+func (c *fakeConn) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.frames)
+}

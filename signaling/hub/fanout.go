@@ -15,20 +15,22 @@ import (
 // broadcast delivers an event to the local members of room (except the user except)
 // and publishes it for the other nodes.
 func (h *Hub) broadcast(room, event string, data json.RawMessage, except string) {
-	h.deliverRoom(room, protocol.EventFrame(event, data), event, except)
+	offset := h.nextOffset()
+	h.deliverRoom(room, protocol.EventFrameOffset(event, data, offset), offset, event, except)
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
 	defer cancel()
 	err := h.opts.Broker.PublishRoom(ctx, room, broker.Message{
 		Type: broker.TypeRoom, Room: room, Event: event, Data: data, Except: except,
-		Origin: h.opts.NodeID, SentAt: time.Now().UnixNano(),
+		Origin: h.opts.NodeID, SentAt: time.Now().UnixNano(), Offset: offset,
 	})
 	if err != nil {
 		h.log.Warn("room publish failed; remote members miss this event", "room", room, "event", event, "err", err)
 	}
 }
 
-// deliverRoom sends a ready frame to every local member of room except one user.
-func (h *Hub) deliverRoom(room string, frame []byte, event, except string) {
+// deliverRoom sends a ready frame (carrying offset, "" for none) to every local member
+// of room except one user.
+func (h *Hub) deliverRoom(room string, frame []byte, offset, event, except string) {
 	h.mu.RLock()
 	lr := h.rooms[room]
 	var targets []*Session
@@ -42,8 +44,12 @@ func (h *Hub) deliverRoom(room string, frame []byte, event, except string) {
 	}
 	h.mu.RUnlock()
 	sent := 0
+	keep := h.keepRecent
+	if offset == "" {
+		keep = 0
+	}
 	for _, s := range targets {
-		if s.conn.Send(frame) {
+		if s.push(frame, offset, keep) {
 			sent++
 		}
 	}
@@ -53,8 +59,16 @@ func (h *Hub) deliverRoom(room string, frame []byte, event, except string) {
 	}
 }
 
+// send sends a frame that is not recoverable (an error, a notice).
 func (h *Hub) send(s *Session, frame []byte, event string) {
-	if s.conn.Send(frame) {
+	if s.push(frame, "", 0) {
+		h.m.EventsOut.WithLabelValues(event).Inc()
+	}
+}
+
+// sendRecoverable sends one recoverable event (a relay) carrying offset.
+func (h *Hub) sendRecoverable(s *Session, event string, data []byte, offset string) {
+	if s.push(protocol.EventFrameOffset(event, data, offset), offset, h.keepRecent) {
 		h.m.EventsOut.WithLabelValues(event).Inc()
 	}
 }

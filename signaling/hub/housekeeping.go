@@ -76,7 +76,7 @@ func (h *Hub) expireSilentMembers(now time.Time) {
 	var silent []*Session
 	for _, lr := range h.rooms {
 		for _, s := range lr.members {
-			if s.lastSeen.Load() < cutoff {
+			if s.lastSeen.Load() < cutoff && !s.isParked() { // parked: its window decides
 				silent = append(silent, s)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/broker"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 	"github.com/switchboard-rtc/switchboard/signaling/presence"
+	"github.com/switchboard-rtc/switchboard/signaling/recovery"
 	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
@@ -60,6 +61,17 @@ type Options struct {
 	// RelayRouteTTL is how long the node holding a relay target is remembered
 	// (see routeCache); negative disables the cache.
 	RelayRouteTTL time.Duration
+	// RecoveryWindow is how long a dropped session can be recovered on any node
+	// (connection-state recovery; 0 turns it off). A recoverable session keeps its place in
+	// its room for the longer of this and ReconnectWindow.
+	RecoveryWindow time.Duration
+	// RecoveryBuffer bounds the recoverable frames kept for a dropped session (its last ones
+	// before the drop, then those missed while away); a client that missed more gets a
+	// fresh session. A connected session keeps at most 64 of them (recentFrames).
+	RecoveryBuffer int
+	// Recovery is the log of parked sessions; nil with RecoveryWindow > 0 is the in-memory
+	// log (one node).
+	Recovery recovery.Log
 }
 
 func (o *Options) withDefaults() {
@@ -96,6 +108,12 @@ func (o *Options) withDefaults() {
 	def(&o.PresenceTTL, 30*time.Second)
 	def(&o.NodeHeartbeat, 2*time.Second)
 	def(&o.RedisTimeout, 2*time.Second)
+	if o.RecoveryBuffer <= 0 {
+		o.RecoveryBuffer = recovery.DefaultMax
+	}
+	if o.Recovery == nil {
+		o.Recovery = recovery.NewMemory(o.RecoveryBuffer)
+	}
 	if o.RelayRouteTTL == 0 {
 		o.RelayRouteTTL = time.Second
 	}
@@ -158,8 +176,20 @@ type Hub struct {
 	draining    atomic.Bool
 	busDownAt   atomic.Int64 // Unix nanos when the broker was last seen not ready (or the start)
 	drainJitter atomic.Int64 // DrainOptions.Jitter, in nanoseconds
-	routes      routeCache
-	limits      rateLimits
+	// keepRecent is how many recently sent recoverable frames each connected session
+	// keeps (0 with recovery off).
+	keepRecent int
+	routes     routeCache
+	limits     rateLimits
+	// Connection-state recovery (parking.go): the log, and the offsets this node gives.
+	recovery     recovery.Log
+	offsetPrefix string
+	offsetSeq    atomic.Uint64
+	closing      atomic.Bool    // Close has begun: dropped sessions are not parked
+	parkings     sync.WaitGroup // running recorders
+	// handovers: recoveries waiting for the old node to finish passing frames on, by pid
+	// (parking.go); guarded by mu.
+	handovers map[string]chan struct{}
 
 	resync chan struct{} // non-blocking signal: re-write local presence
 	ctx    context.Context
@@ -170,6 +200,19 @@ type Hub struct {
 }
 
 type roomUser struct{ room, user string }
+
+// recentFrames bounds the recoverable frames a connected session keeps in case its
+// connection drops: enough for the frames in flight to a socket that just died (queued,
+// in kernel buffers), small enough that a busy node does not hold megabytes of old frames
+// (each one a pointer the garbage collector follows).
+const recentFrames = 64
+
+func keepRecent(o Options) int {
+	if o.RecoveryWindow <= 0 {
+		return 0
+	}
+	return min(o.RecoveryBuffer, recentFrames)
+}
 
 type localRoom struct {
 	members map[string]*Session // userID → session
@@ -183,18 +226,22 @@ func New(opts Options) *Hub {
 	opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
-		opts:      opts,
-		log:       opts.Logger.With("node", opts.NodeID),
-		m:         opts.Metrics,
-		sessions:  map[string]*Session{},
-		rooms:     map[string]*localRoom{},
-		pending:   map[roomUser]*window{},
-		roomLocks: newRoomLocks(),
-		resync:    make(chan struct{}, 1),
-		routes:    routeCache{ttl: opts.RelayRouteTTL},
-		limits:    newRateLimits(opts),
-		ctx:       ctx,
-		cancel:    cancel,
+		opts:         opts,
+		log:          opts.Logger.With("node", opts.NodeID),
+		m:            opts.Metrics,
+		sessions:     map[string]*Session{},
+		rooms:        map[string]*localRoom{},
+		pending:      map[roomUser]*window{},
+		roomLocks:    newRoomLocks(),
+		resync:       make(chan struct{}, 1),
+		routes:       routeCache{ttl: opts.RelayRouteTTL},
+		limits:       newRateLimits(opts),
+		recovery:     opts.Recovery,
+		keepRecent:   keepRecent(opts),
+		offsetPrefix: newOffsetPrefix(),
+		handovers:    map[string]chan struct{}{},
+		ctx:          ctx,
+		cancel:       cancel,
 	}
 }
 
@@ -221,6 +268,7 @@ func (h *Hub) Ready() error { return h.opts.Broker.Ready() }
 // stops the loops. It is idempotent.
 func (h *Hub) Close(ctx context.Context) {
 	h.closeOnce.Do(func() {
+		h.closing.Store(true)
 		h.mu.RLock()
 		sessions := make([]*Session, 0, len(h.sessions))
 		for _, s := range h.sessions {

@@ -108,12 +108,7 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 	// announced again: the room sees no churn.
 	alreadyPresent := prev != nil || displaced != nil || (degraded && containsUser(members, s.User.UserID))
 	if !alreadyPresent {
-		data, _ := json.Marshal(struct {
-			RoomID string `json:"roomId"`
-			UserID string `json:"userId"`
-			Name   string `json:"name"`
-		}{room, s.User.UserID, s.User.Name})
-		h.broadcast(room, "user_joined", data, s.User.UserID)
+		h.announceJoined(room, s)
 	}
 
 	// Read the member list only now, after our own join and subscription: of two users
@@ -153,6 +148,15 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		}
 	}
 	return ack, nil
+}
+
+func (h *Hub) announceJoined(room string, s *Session) {
+	data, _ := json.Marshal(struct {
+		RoomID string `json:"roomId"`
+		UserID string `json:"userId"`
+		Name   string `json:"name"`
+	}{room, s.User.UserID, s.User.Name})
+	h.broadcast(room, "user_joined", data, s.User.UserID)
 }
 
 func (h *Hub) publishReplace(ctx context.Context, room, user string, prev *presence.Member) {

@@ -67,11 +67,14 @@ func (h *Hub) unregister(s *Session, why DisconnectReason) (followUp func()) {
 	h.m.Connections.Dec()
 
 	room := s.Room()
-	if room == "" {
-		return nil
-	}
 	if why == DisconnectClient {
+		if room == "" {
+			return nil
+		}
 		return func() { h.leave(s, room, "left") }
+	}
+	if room == "" {
+		return h.parkRoomless(s)
 	}
 	return h.holdPlace(s, room)
 }

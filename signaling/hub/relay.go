@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboard-rtc/switchboard/signaling/protocol"
 	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
@@ -41,7 +40,7 @@ func relay(event, field string) handlerFunc {
 			if perr := h.allowRelayTo(s, to, event); perr != nil {
 				return nil, perr
 			}
-			h.send(t, protocol.EventFrame(event, data), event)
+			h.sendRecoverable(t, event, data, h.nextOffset())
 			return nil, nil
 		}
 		now := time.Now()
@@ -62,7 +61,9 @@ func relay(event, field string) handlerFunc {
 		if perr := h.allowRelayTo(s, to, event); perr != nil {
 			return nil, perr
 		}
-		if err := h.opts.Broker.PublishNode(ctx, node, brokerUser(room, to, s.User.UserID, event, data, h.opts.NodeID)); err != nil {
+		m := brokerUser(room, to, s.User.UserID, event, data, h.opts.NodeID)
+		m.Offset = h.nextOffset()
+		if err := h.opts.Broker.PublishNode(ctx, node, m); err != nil {
 			h.routes.forget(room, to)
 			return nil, vocab.Errorf(vocab.CodeInternal, "cannot reach user %q: cross-node delivery is unavailable (Redis unreachable); try again", to)
 		}

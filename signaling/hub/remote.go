@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/signaling/broker"
 	"github.com/switchboard-rtc/switchboard/signaling/protocol"
+	"github.com/switchboard-rtc/switchboard/signaling/recovery"
 	"github.com/switchboard-rtc/switchboard/signaling/vocab"
 )
 
@@ -22,13 +23,17 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 		if m.Event == "user_left" || m.Event == "user_joined" {
 			h.forgetRouteOf(m)
 		}
-		h.deliverRoom(m.Room, protocol.EventFrame(m.Event, m.Data), m.Event, m.Except)
+		h.deliverRoom(m.Room, protocol.EventFrameOffset(m.Event, m.Data, m.Offset), m.Offset, m.Event, m.Except)
 	case broker.TypeUser:
 		if m.Event == "error" && m.From != "" {
 			h.routes.forget(m.Room, m.From) // a relay to From bounced: look it up again
 		}
 		if s := h.localMember(m.Room, m.User); s != nil {
-			h.send(s, protocol.EventFrame(m.Event, m.Data), m.Event)
+			if m.Offset != "" {
+				h.sendRecoverable(s, m.Event, m.Data, m.Offset)
+			} else {
+				h.send(s, protocol.EventFrame(m.Event, m.Data), m.Event)
+			}
 			return
 		}
 		// The target is not here: it moved to another node after the sender looked it up
@@ -39,10 +44,19 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 			go h.forwardOrBounce(m)
 		}
 	case broker.TypeReplace:
-		if s := h.localMember(m.Room, m.User); s != nil && s.ID == m.Session {
+		if s := h.localMember(m.Room, m.User); s != nil && s.ID == m.Session && !s.isParked() {
 			h.replaced(s, m.Room)
 		} else {
+			// A dropped session (parked or not) came back through another node.
 			h.windowHandedOver(m.Room, m.User, m.Session)
+		}
+	case broker.TypeFrame:
+		switch {
+		case m.Origin == h.opts.NodeID:
+		case len(m.Data) == 0:
+			h.handoverDone(m.Session)
+		default:
+			h.deliverFrame(m.Room, m.User, recovery.Frame{Offset: m.Offset, Data: append([]byte("42"), m.Data...)})
 		}
 	case broker.TypeControl:
 		h.onControl(m)

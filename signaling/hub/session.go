@@ -8,7 +8,8 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/auth"
 )
 
-// Conn is the transport side of a session: the server's WebSocket connection.
+// Conn is the transport side of a session: the server's WebSocket connection or polling
+// session. Everything sent to a session goes through Session.push (outbox.go).
 type Conn interface {
 	// Send queues a complete frame without blocking. It returns false when the
 	// connection is closed or could not keep up (and is being closed).
@@ -22,6 +23,8 @@ type Session struct {
 	ID   string
 	User auth.Identity
 	conn Conn
+	// out orders what is sent to the session and holds its recovery state (outbox.go).
+	out outbox
 
 	lastSeen atomic.Int64 // Unix nanoseconds of the last client event
 	joinedAt atomic.Int64 // Unix milliseconds of the current room join
@@ -33,6 +36,22 @@ type Session struct {
 	// refresh_token replaces it); guarded by mu.
 	grants auth.RoomGrant
 	life   tokenLife // the token's clock (lifetime.go); guarded by mu
+	// pid is the connection-state recovery id the client got in its CONNECT reply ("" with
+	// recovery off); it stays the same across recoveries. Guarded by mu.
+	pid string
+}
+
+// PID returns the session's recovery id ("" when recovery is off).
+func (s *Session) PID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pid
+}
+
+func (s *Session) setPID(pid string) {
+	s.mu.Lock()
+	s.pid = pid
+	s.mu.Unlock()
 }
 
 // Grants returns the `rooms` claim of the session's current token.

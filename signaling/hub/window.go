@@ -14,6 +14,14 @@ type window struct {
 	session  string
 	deadline time.Time
 	timer    *time.Timer
+	park     *parking // the recorder of a recoverable session (parking.go); nil otherwise
+}
+
+// end stops what w holds on to besides its timer.
+func (w *window) end() {
+	if w.park != nil {
+		w.park.stop()
+	}
 }
 
 // reconnectWindow is how long a dropped user keeps their place. During a drain it also
@@ -35,8 +43,19 @@ func (h *Hub) holdPlace(s *Session, room string) (followUp func()) {
 		return nil // replaced or left meanwhile
 	}
 	d := h.reconnectWindow()
-	h.openWindow(room, s.User.UserID, s.ID, d)
-	last := h.detachLocal(s, room)
+	if h.recoveryOn() {
+		d = max(d, h.recoveryWindow())
+	}
+	// A recoverable session stays the room's local member, recording what it is sent.
+	p := h.park(s, room, d)
+	if p == nil {
+		d = h.reconnectWindow()
+	}
+	h.openWindow(room, s.User.UserID, s.ID, d, p)
+	last := false
+	if p == nil {
+		last = h.detachLocal(s, room)
+	}
 	return func() {
 		if last {
 			h.unsubscribeIfEmpty(room)
@@ -53,16 +72,22 @@ func (h *Hub) holdPlace(s *Session, room string) (followUp func()) {
 // rejoin. The presence store's session guard makes the removal exactly-once cluster-wide.
 // The window stays open until that removal (and its user_left) is done, so a drain that
 // waits for the windows never cuts an announcement short.
-func (h *Hub) openWindow(room, user, session string, d time.Duration) {
+func (h *Hub) openWindow(room, user, session string, d time.Duration, p *parking) {
 	key := roomUser{room, user}
-	w := &window{session: session, deadline: time.Now().Add(d)}
+	w := &window{session: session, deadline: time.Now().Add(d), park: p}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if old := h.pending[key]; old != nil {
 		old.timer.Stop()
+		old.end()
 	}
 	h.pending[key] = w
 	w.timer = time.AfterFunc(d, func() {
+		if p != nil {
+			// No recovery once the others are told the user left: the record goes first.
+			p.stop()
+			<-p.done
+		}
 		h.removeMember(room, user, session, "disconnected")
 		h.closeWindow(key, w)
 	})
@@ -83,6 +108,7 @@ func (h *Hub) cancelWindow(room, user string) {
 	h.mu.Lock()
 	if w := h.pending[key]; w != nil {
 		w.timer.Stop()
+		w.end()
 		delete(h.pending, key)
 	}
 	h.mu.Unlock()
@@ -95,6 +121,7 @@ func (h *Hub) windowHandedOver(room, user, session string) {
 	h.mu.Lock()
 	if w := h.pending[key]; w != nil && w.session == session {
 		w.timer.Stop()
+		w.end()
 		delete(h.pending, key)
 	}
 	h.mu.Unlock()
@@ -108,12 +135,21 @@ func (h *Hub) openWindows() int {
 }
 
 // stopWindows drops every window without removing its user (shutdown: the other nodes
-// clean up after this one).
+// clean up after this one) and ends every parking.
 func (h *Hub) stopWindows() {
 	h.mu.Lock()
 	for k, w := range h.pending {
 		w.timer.Stop()
+		w.end()
 		delete(h.pending, k)
 	}
 	h.mu.Unlock()
+	// The recorders delete their records (each call bounded): a record left behind would
+	// let a client recover without what reached it after this node went away.
+	done := make(chan struct{})
+	go func() { h.parkings.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * h.opts.RedisTimeout):
+	}
 }

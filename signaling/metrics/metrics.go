@@ -37,6 +37,8 @@ type Metrics struct {
 	Redis *RedisMetrics
 	Chat  *ChatMetrics
 	SFU   *SFUMetrics
+	// Recovery: connection-state recovery.
+	Recovery *RecoveryMetrics
 }
 
 // New creates and registers the collectors on a fresh registry.
@@ -66,5 +68,6 @@ func New() *Metrics {
 	m.Redis = newRedisMetrics(reg)
 	m.Chat = NewChatMetrics(reg)
 	m.SFU = newSFUMetrics(reg)
+	m.Recovery = newRecoveryMetrics(reg)
 	return m
 }

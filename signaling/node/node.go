@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
 	"github.com/switchboard-rtc/switchboard/signaling/metrics"
 	"github.com/switchboard-rtc/switchboard/signaling/presence"
+	"github.com/switchboard-rtc/switchboard/signaling/recovery"
 	"github.com/switchboard-rtc/switchboard/signaling/redisconn"
 	"github.com/switchboard-rtc/switchboard/signaling/rooms"
 	"github.com/switchboard-rtc/switchboard/signaling/server"
@@ -91,6 +92,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		Logger:          log,
 		MaxRoomSize:     cfg.MaxRoomSize,
 		ReconnectWindow: cfg.ReconnectWindow,
+		RecoveryWindow:  cfg.RecoveryWindow,
 		PresenceTTL:     cfg.PresenceTTL,
 		MaxEventBytes:   cfg.MaxEventBytes,
 		MaxChatLength:   cfg.MaxChatLength,
@@ -242,6 +244,7 @@ func (n *Node) connectBus(ctx context.Context, ho *hub.Options, bo broker.RedisO
 	store := presence.NewRedis(client, presence.RedisOptions{Metrics: n.Metrics.Redis})
 	bo.NodeID, bo.Metrics, bo.Logger = cfg.NodeID, n.Metrics.Redis, n.log
 	ho.Broker, ho.Presence, ho.Nodes = broker.NewRedis(client, bo), store, store
+	ho.Recovery = recovery.NewRedis(client, 0)
 	return nil
 }
 

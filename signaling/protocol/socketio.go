@@ -245,6 +245,25 @@ func EventFrame(name string, payload json.RawMessage) []byte {
 	return append(b, ']')
 }
 
+// EventFrameOffset builds 42["name",payload,"offset"]: a recoverable event carries its
+// connection-state recovery offset as its last argument (socket.io-client keeps the last
+// string argument of each event as its offset). An empty offset gives EventFrame's frame.
+func EventFrameOffset(name string, payload json.RawMessage, offset string) []byte {
+	if offset == "" {
+		return EventFrame(name, payload)
+	}
+	b := make([]byte, 0, 10+len(name)+len(payload)+len(offset))
+	b = append(b, byte(EngineMessage), byte(Event), '[')
+	b = appendJSONString(b, name)
+	if payload != nil {
+		b = append(b, ',')
+		b = append(b, payload...)
+	}
+	b = append(b, ',')
+	b = appendJSONString(b, offset)
+	return append(b, ']')
+}
+
 // appendJSONString appends s as a JSON string exactly as json.Marshal writes it. Event
 // names are plain ASCII, so the common case is a copy between quotes (json.Marshal cost
 // three allocations per frame on the fan-out path).
@@ -272,7 +291,17 @@ func AckFrame(id int64, payload json.RawMessage) []byte {
 
 // ConnectFrame answers a successful CONNECT: 40{"sid":…}.
 func ConnectFrame(sid string) []byte {
-	d, _ := json.Marshal(map[string]string{"sid": sid})
+	return ConnectFramePID(sid, "")
+}
+
+// ConnectFramePID answers a successful CONNECT of a recoverable session:
+// 40{"sid":…,"pid":…} (pid "" gives ConnectFrame's frame).
+func ConnectFramePID(sid, pid string) []byte {
+	m := map[string]string{"sid": sid}
+	if pid != "" {
+		m["pid"] = pid
+	}
+	d, _ := json.Marshal(m)
 	return append([]byte{byte(EngineMessage), byte(Connect)}, d...)
 }
 

@@ -523,8 +523,8 @@ func (k *socket) handlePacket(frame []byte) bool {
 		}
 		k.sess = &hub.Session{ID: k.sid, User: id}
 		k.log = k.log.With("user", id.UserID)
-		s.opts.Hub.Connect(k.sess, c)
-		c.Send(protocol.ConnectFrame(k.sid))
+		// The hub answers the CONNECT (with the recovery pid, then any missed events).
+		s.opts.Hub.Open(k.sess, c, resumeOf(p.Data))
 	case protocol.Disconnect:
 		k.why = hub.DisconnectClient
 		c.Close("client disconnect")
@@ -561,6 +561,23 @@ func (s *Server) authenticate(creds auth.Credentials, connectData json.RawMessag
 	defer cancel()
 	id, err := auth.Checker{Verifier: s.opts.Verifier, Revocations: s.opts.Revocations}.Check(ctx, token)
 	return id, src, err
+}
+
+// resumeOf reads connection-state recovery's {pid, offset} from a CONNECT's auth
+// object (socket.io-client adds them when it reconnects after a reply that had a pid).
+// Values of the wrong type are ignored: the client gets a fresh session.
+func resumeOf(connectData json.RawMessage) hub.Resume {
+	var a struct {
+		PID    any `json:"pid"`
+		Offset any `json:"offset"`
+	}
+	if len(connectData) == 0 || json.Unmarshal(connectData, &a) != nil {
+		return hub.Resume{}
+	}
+	var r hub.Resume
+	r.PID, _ = a.PID.(string)
+	r.Offset, r.HasOffset = a.Offset.(string)
+	return r
 }
 
 func isTimeout(err error) bool {

@@ -2,10 +2,12 @@
 
 // Package cluster tests the user path on a real one-node Kubernetes cluster (hack/cluster/up.sh):
 // the chart installs the operator from the images of `make images`, a SignalingCluster sample runs
-// three signaling pods and a managed Redis, a stock socket.io-client reaches them through the
-// Service, a rolling update under load drains every old pod with a real SIGTERM, deleted and
-// crashed pods' users leave exactly once, the media health gate follows a real media stub, a key
-// rotation rolls the pods, and deleting and uninstalling clean up as docs/helm.md says.
+// three signaling pods and a managed Redis in a namespace that enforces the restricted Pod
+// Security Standard, the managed Redis is locked down (no password on its command line, NOAUTH
+// for strangers, the password kept across reconciles), a stock socket.io-client reaches the pods
+// through the Service, a rolling update under load drains every old pod with a real SIGTERM,
+// deleted and crashed pods' users leave exactly once, the media health gate follows a real media
+// stub, a key rotation rolls the pods, and deleting and uninstalling clean up as docs/helm.md says.
 //
 // `make test-cluster` starts the cluster, runs this test and removes the cluster again. The
 // measured figures go to the log (NUMBER lines) and bin/cluster-logs/numbers.txt
@@ -49,11 +51,12 @@ func TestUserPath(t *testing.T) {
 	}{
 		{"1_helm_install_operator_ready", s.helmInstall},
 		{"2_sample_pods_ready", s.applySample},
-		{"3_service_relay_across_pods", s.relayThroughService},
-		{"4_rolling_update_under_load", s.rollingUpdateUnderLoad},
-		{"5_delete_and_crash_users_leave_once", s.deleteAndCrash},
-		{"6_media_health_gate", s.mediaGate},
-		{"7_rotation_gc_uninstall", s.rotationGCUninstall},
+		{"3_managed_redis_locked_down", s.managedRedisLockedDown},
+		{"4_service_relay_across_pods", s.relayThroughService},
+		{"5_rolling_update_under_load", s.rollingUpdateUnderLoad},
+		{"6_delete_and_crash_users_leave_once", s.deleteAndCrash},
+		{"7_media_health_gate", s.mediaGate},
+		{"8_rotation_gc_uninstall", s.rotationGCUninstall},
 	}
 	for _, step := range steps {
 		if !t.Run(step.name, step.run) {
@@ -116,10 +119,11 @@ func (s *userPath) helmInstall(t *testing.T) {
 	})
 }
 
-// 2. kubectl apply of the managed-Redis sample (3 replicas) → pods Ready, conditions True,
-// `kubectl get sigc` columns right.
+// 2. kubectl apply of the managed-Redis sample (3 replicas) into a namespace that enforces the
+// restricted Pod Security Standard → pods Ready, conditions True, `kubectl get sigc` columns right.
 func (s *userPath) applySample(t *testing.T) {
-	s.kubectl(t, "create", "namespace", demoNS)
+	s.kubectlStdin(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s, labels: {%s: restricted}}\n",
+		demoNS, podSecurityEnforce), "apply", "-f", "-")
 	s.putJWTSecret(t, s.keys)
 	start := time.Now()
 	s.kubectl(t, "-n", demoNS, "apply", "-f", sampleFile)
@@ -186,7 +190,7 @@ func podURL(ip string) string { return "http://" + ip + ":8080" }
 // "metrics"): /metrics is not served on the client port.
 func podMetricsURL(ip string) string { return "http://" + ip + ":9090" }
 
-// 3. A stock socket.io-client connects through the Service (ClusterIP, kube-proxy) and two
+// 4. A stock socket.io-client connects through the Service (ClusterIP, kube-proxy) and two
 // users on different pods relay an offer/answer and chat.
 func (s *userPath) relayThroughService(t *testing.T) {
 	var pods []string

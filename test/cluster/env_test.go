@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -275,4 +276,45 @@ func (s *nodeScript) send(command string) {
 	if _, err := fmt.Fprintln(s.stdin, command); err != nil {
 		s.t.Fatal(err)
 	}
+}
+
+// containerTask finds a pod's container in containerd: its id and the host pid of its process.
+func (e *env) containerTask(t *testing.T, ns, pod, container string) (id string, pid int) {
+	t.Helper()
+	p, err := e.cs.CoreV1().Pods(ns).Get(ctx(), pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range p.Status.ContainerStatuses {
+		if c.Name == container {
+			id = strings.TrimPrefix(c.ContainerID, "containerd://")
+		}
+	}
+	if id == "" {
+		t.Fatalf("pod %s has no %s container id", pod, container)
+	}
+	out := e.ctr(t, "tasks", "ls")
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == id {
+			pid, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id, pid
+		}
+	}
+	t.Fatalf("no containerd task %s:\n%s", id, out)
+	return "", 0
+}
+
+// ctr runs containerd's ctr against the cluster's containerd, in the kubelet's namespace.
+func (e *env) ctr(t *testing.T, args ...string) string {
+	t.Helper()
+	args = append([]string{"--address", filepath.Join(e.root, "bin", "cluster-run", "containerd", "containerd.sock"),
+		"--namespace", "k8s.io"}, args...)
+	out, err := exec.Command("ctr", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ctr %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }

@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func httpGet(url string) (string, error) {
@@ -32,7 +29,7 @@ func httpGet(url string) (string, error) {
 	return string(b), err
 }
 
-// 5. The users of a deleted pod (drain) and of a SIGKILLed container (crash) are reported gone
+// 6. The users of a deleted pod (drain) and of a SIGKILLed container (crash) are reported gone
 // within 15 s, exactly once.
 func (s *userPath) deleteAndCrash(t *testing.T) {
 	s.usersLeaveOnce(t, "delete", func(victim corev1.Pod) {
@@ -42,7 +39,7 @@ func (s *userPath) deleteAndCrash(t *testing.T) {
 		return len(s.readySignalingPods(t, demoNS, sampleName)) == replicas, nil
 	})
 	s.usersLeaveOnce(t, "crash", func(victim corev1.Pod) {
-		pid := s.containerPID(t, victim)
+		_, pid := s.containerTask(t, demoNS, victim.Name, "signaling")
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatalf("kill -9 %d (signaling container of %s): %v", pid, victim.Name, err)
 		}
@@ -128,38 +125,4 @@ func (s *userPath) usersLeaveOnce(t *testing.T, name string, kill func(victim co
 	s.record(t, "user_left_after_"+name+"_max_ms_from_kill", "%d", worstFromKill)
 	s.record(t, "user_left_after_"+name+"_max_ms_from_drop", "%d", worstFromDrop)
 	s.record(t, "user_left_after_"+name+"_reasons", "%v", res.Left)
-}
-
-// containerPID finds the host pid of the pod's signaling container (containerd's task).
-func (s *userPath) containerPID(t *testing.T, pod corev1.Pod) int {
-	t.Helper()
-	p, err := s.cs.CoreV1().Pods(demoNS).Get(ctx(), pod.Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var id string
-	for _, c := range p.Status.ContainerStatuses {
-		if c.Name == "signaling" {
-			id = strings.TrimPrefix(c.ContainerID, "containerd://")
-		}
-	}
-	if id == "" {
-		t.Fatalf("pod %s has no signaling container id", pod.Name)
-	}
-	out, err := exec.Command("ctr", "--address", s.root+"/bin/cluster-run/containerd/containerd.sock",
-		"--namespace", "k8s.io", "tasks", "ls").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ctr tasks ls: %v\n%s", err, out)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == id {
-			pid, err := strconv.Atoi(f[1])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return pid
-		}
-	}
-	t.Fatalf("no containerd task %s:\n%s", id, out)
-	return 0
 }

@@ -11,6 +11,7 @@ import (
 )
 
 // mediastubManifest is a real media-service stand-in: the mediastub image answers GET /health.
+// Its security context passes the restricted Pod Security Standard the demo namespace enforces.
 func mediastubManifest(image string) string {
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
@@ -21,11 +22,12 @@ spec:
   template:
     metadata: {labels: {app: mediastub}}
     spec:
-      securityContext: {runAsNonRoot: true, runAsUser: 65532}
+      securityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}}
       containers:
       - name: mediastub
         image: %[2]s
         imagePullPolicy: IfNotPresent
+        securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
         ports: [{name: http, containerPort: 8080}]
         readinessProbe: {httpGet: {path: /health, port: http}, periodSeconds: 2}
 ---
@@ -38,7 +40,7 @@ spec:
 `, demoNS, image)
 }
 
-// 6. Media health gate with a real media stub: scaled to 0 → MediaServiceHealthy False and the
+// 7. Media health gate with a real media stub: scaled to 0 → MediaServiceHealthy False and the
 // nodes fall back (breaker open, small sfu rooms switch to p2p, docs/sfu.md); back to 1 → True
 // and the rooms return to sfu.
 func (s *userPath) mediaGate(t *testing.T) {
@@ -104,7 +106,7 @@ func (s *userPath) expectFallback(t *testing.T, n *nodeScript, mode, number stri
 	s.record(t, number, "%d", res.Ms)
 }
 
-// 7. A JWT key rotation rolls the pods (tokens of the new key work, the old key's fail);
+// 8. A JWT key rotation rolls the pods (tokens of the new key work, the old key's fail);
 // `kubectl delete sigc` garbage-collects every child; `helm uninstall` keeps the CRD
 // (docs/helm.md, "CRD lifecycle").
 func (s *userPath) rotationGCUninstall(t *testing.T) {

@@ -125,7 +125,7 @@ func (s *userPath) rolloutBound(t *testing.T) time.Duration {
 	return replicas*perPod + time.Duration(grace)*time.Second
 }
 
-// 4. Rolling update under load: 300 clients through the Service chat and relay while a spec
+// 5. Rolling update under load: 300 clients through the Service chat and relay while a spec
 // change rolls every pod; old pods drain on SIGTERM; no acked chat lost, no user_left churn,
 // never fewer Ready pods than replicas.
 func (s *userPath) rollingUpdateUnderLoad(t *testing.T) {

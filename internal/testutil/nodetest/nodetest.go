@@ -111,6 +111,10 @@ func Start(t testing.TB, cfg Config) *Node {
 	if cfg.Node.ChatRate != 0 {
 		nc.ChatRate, nc.ChatBurst = cfg.Node.ChatRate, cfg.Node.ChatBurst
 	}
+	// Connection-state recovery keeps a dropped user's place for minutes: tests of the
+	// reconnection window and of departures run without it unless they set it (its own
+	// tests do).
+	nc.RecoveryWindow = cfg.Node.RecoveryWindow
 	// Likewise the per-user join and relay limits, unless the test sets them.
 	if cfg.Node.JoinRate == 0 {
 		nc.JoinRate, nc.JoinBurst = 1e6, 1e6
