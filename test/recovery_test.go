@@ -92,13 +92,14 @@ func (r *recoveryRig) attempts(result string) float64 {
 // TestStockSocketIOClientRecoversAcrossNodes runs test/node/recovery.test.mjs against two
 // nodes on redis-server: a network drop (the proxy closes the client's TCP connection)
 // and a reconnect ~1 s later through node B while bob keeps sending chat, offers and ICE
-// candidates; another user's and a forged pid; a drain of node A.
+// candidates (over WebSocket, and with the default transports: polling, then the upgrade);
+// another user's and a forged pid; a drain of node A.
 func TestStockSocketIOClientRecoversAcrossNodes(t *testing.T) {
 	nodeBin := requireNodeModules(t)
 	r := startRecoveryRig(t, hub.Options{RecoveryWindow: time.Minute})
 	r.run(t, nodeBin, "network drop|pid|drain", time.Minute)
-	if got := r.attempts("recovered"); got != 3 {
-		t.Fatalf("%v recoveries, want 3 (drop, pid test, drain)", got)
+	if got := r.attempts("recovered"); got != 4 {
+		t.Fatalf("%v recoveries, want 4 (two drops, pid test, drain)", got)
 	}
 	if got := r.attempts("unknown"); got != 2 {
 		t.Fatalf("%v refused recoveries, want 2 (another user's pid, a forged one)", got)

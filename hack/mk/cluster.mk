@@ -24,11 +24,11 @@ TOOL_TARGETS += cluster-deps
 # One `go build` for the five components: they share most of their packages.
 $(KUBE_BINS) &: hack/tools/kube/go.mod hack/tools/kube/go.sum
 	@echo "building $(KUBE_COMPONENTS) (about 20 minutes on 2 cores the first time; reused afterwards)"
-	cd hack/tools/kube && $(GO) build -ldflags "-s -w" -o $(KUBE_BIN_DIR)/ $(addprefix k8s.io/kubernetes/cmd/,$(KUBE_COMPONENTS))
+	cd hack/tools/kube && $(GO) build -o $(KUBE_BIN_DIR)/ $(addprefix k8s.io/kubernetes/cmd/,$(KUBE_COMPONENTS))
 	@touch $(KUBE_BINS)
 
 $(COREDNS): hack/tools/coredns/go.mod hack/tools/coredns/go.sum hack/tools/coredns/main.go
-	cd hack/tools/coredns && $(GO) build -ldflags "-s -w" -o $@ .
+	cd hack/tools/coredns && $(GO) build -o $@ .
 
 # Literal paths: operator.mk and chart.mk define these targets but are read after this file.
 cluster-bins: $(KUBE_BINS) $(COREDNS) $(BIN)/envtest/kube-apiserver $(BIN)/envtest/etcd $(BIN)/helm ## Build the cluster's binaries (once)

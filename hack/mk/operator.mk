@@ -22,7 +22,7 @@ $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod hack/tools/controller-gen/go
 
 $(ENVTEST_DIR)/kube-apiserver: hack/tools/kube-apiserver/go.mod hack/tools/kube-apiserver/go.sum
 	@echo "building kube-apiserver for envtest (several minutes the first time; reused afterwards)"
-	cd hack/tools/kube-apiserver && $(GO) build -ldflags "-s -w" -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+	cd hack/tools/kube-apiserver && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-apiserver
 
 $(ENVTEST_DIR)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/go.sum hack/tools/etcd/main.go
 	cd hack/tools/etcd && $(GO) build -o $@ .

@@ -44,7 +44,7 @@ func (h *Hub) deliverRoom(room string, frame []byte, offset, event, except strin
 	}
 	h.mu.RUnlock()
 	sent := 0
-	keep := h.opts.RecoveryBuffer
+	keep := h.keepRecent
 	if offset == "" {
 		keep = 0
 	}
@@ -68,7 +68,7 @@ func (h *Hub) send(s *Session, frame []byte, event string) {
 
 // sendRecoverable sends one recoverable event (a relay) carrying offset.
 func (h *Hub) sendRecoverable(s *Session, event string, data []byte, offset string) {
-	if s.push(protocol.EventFrameOffset(event, data, offset), offset, h.opts.RecoveryBuffer) {
+	if s.push(protocol.EventFrameOffset(event, data, offset), offset, h.keepRecent) {
 		h.m.EventsOut.WithLabelValues(event).Inc()
 	}
 }

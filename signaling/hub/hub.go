@@ -65,8 +65,9 @@ type Options struct {
 	// (connection-state recovery; 0 turns it off). A recoverable session keeps its place in
 	// its room for the longer of this and ReconnectWindow.
 	RecoveryWindow time.Duration
-	// RecoveryBuffer bounds the recoverable frames kept per session (recently sent, then
-	// missed while away); a client that missed more gets a fresh session.
+	// RecoveryBuffer bounds the recoverable frames kept for a dropped session (its last ones
+	// before the drop, then those missed while away); a client that missed more gets a
+	// fresh session. A connected session keeps at most 64 of them (recentFrames).
 	RecoveryBuffer int
 	// Recovery is the log of parked sessions; nil with RecoveryWindow > 0 is the in-memory
 	// log (one node).
@@ -175,8 +176,11 @@ type Hub struct {
 	draining    atomic.Bool
 	busDownAt   atomic.Int64 // Unix nanos when the broker was last seen not ready (or the start)
 	drainJitter atomic.Int64 // DrainOptions.Jitter, in nanoseconds
-	routes      routeCache
-	limits      rateLimits
+	// keepRecent is how many recently sent recoverable frames each connected session
+	// keeps (0 with recovery off).
+	keepRecent int
+	routes     routeCache
+	limits     rateLimits
 	// Connection-state recovery (parking.go): the log, and the offsets this node gives.
 	recovery     recovery.Log
 	offsetPrefix string
@@ -196,6 +200,19 @@ type Hub struct {
 }
 
 type roomUser struct{ room, user string }
+
+// recentFrames bounds the recoverable frames a connected session keeps in case its
+// connection drops: enough for the frames in flight to a socket that just died (queued,
+// in kernel buffers), small enough that a busy node does not hold megabytes of old frames
+// (each one a pointer the garbage collector follows).
+const recentFrames = 64
+
+func keepRecent(o Options) int {
+	if o.RecoveryWindow <= 0 {
+		return 0
+	}
+	return min(o.RecoveryBuffer, recentFrames)
+}
 
 type localRoom struct {
 	members map[string]*Session // userID → session
@@ -220,6 +237,7 @@ func New(opts Options) *Hub {
 		routes:       routeCache{ttl: opts.RelayRouteTTL},
 		limits:       newRateLimits(opts),
 		recovery:     opts.Recovery,
+		keepRecent:   keepRecent(opts),
 		offsetPrefix: newOffsetPrefix(),
 		handovers:    map[string]chan struct{}{},
 		ctx:          ctx,

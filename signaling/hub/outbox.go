@@ -17,8 +17,8 @@ const maxSeen = 4096
 
 type outbox struct {
 	mu sync.Mutex
-	// sent are the newest recoverable frames sent (at most Options.RecoveryBuffer): after a
-	// drop, the client's last offset is among them unless it missed more than the bound.
+	// sent are the newest recoverable frames sent (at most recentFrames): after a drop,
+	// the client's last offset is among them unless it missed more than the bound.
 	sent sentLog
 	// holding: the session is being recovered; live frames wait in held until the missed
 	// ones are out.

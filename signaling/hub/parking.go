@@ -175,9 +175,15 @@ func (h *Hub) recover(s *Session, r Resume) (recovered, string) {
 		h.log.Warn("presence join failed while recovering; continuing locally", "room", room, "err", err)
 		h.requestResyncLater()
 	case prev == nil:
-		// The window ended meanwhile and the others heard user_left: they hear the user
-		// come back.
-		h.announceJoined(room, s)
+		// The place is gone: the window ended meanwhile, or the recording node crashed and
+		// was reaped. The others heard user_left, and what was sent since may be missing:
+		// a fresh session (it joins again and the others hear it come back).
+		if _, err := h.opts.Presence.Leave(ctx, room, user, s.ID); err != nil {
+			h.log.Warn("could not undo the presence of a recovery that failed", "room", room, "user", user, "err", err)
+		}
+		_ = h.recovery.Discard(ctx, r.PID, h.opts.NodeID)
+		undo()
+		return recovered{}, "unknown"
 	case prev.Session != s.ID && prev.NodeID != h.opts.NodeID:
 		h.publishReplace(ctx, room, user, prev)
 	case prev.Session != s.ID:
@@ -210,7 +216,7 @@ func (h *Hub) release(s *Session, res recovered) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s.conn.Send(protocol.ConnectFramePID(s.ID, s.PID()))
-	keep := h.opts.RecoveryBuffer
+	keep := h.keepRecent
 	if res.ok {
 		o.seen = make(map[string]struct{}, len(res.replay)+len(o.held)+len(o.handed))
 		o.seenUntil = time.Now().Add(recoveredDedupFor)
@@ -271,12 +277,12 @@ func (h *Hub) park(s *Session, room string, d time.Duration) *parking {
 	o.mu.Lock()
 	initial := o.sent.frames()
 	p.rec.Complete = !o.sent.dropped
-	for _, f := range o.held { // dropped while being recovered: what it never got
+	for _, f := range append(o.handed, o.held...) { // dropped while being recovered: what it never got
 		if f.Offset != "" {
 			initial = append(initial, f)
 		}
 	}
-	o.sent, o.held, o.holding, o.park = sentLog{}, nil, false, p
+	o.sent, o.held, o.handed, o.holding, o.park = sentLog{}, nil, nil, false, p
 	o.mu.Unlock()
 	h.m.Recovery.Parked.Inc()
 	h.parkings.Add(1)
@@ -500,7 +506,7 @@ func (p *parking) passOn(owner string, frames []recovery.Frame) {
 // deliverFrame sends a passed-on frame to user's local session in room.
 func (h *Hub) deliverFrame(room, user string, f recovery.Frame) {
 	if s := h.localMember(room, user); s != nil && !s.isParked() {
-		s.pushHandedOver(f, h.opts.RecoveryBuffer)
+		s.pushHandedOver(f, h.keepRecent)
 	}
 }
 

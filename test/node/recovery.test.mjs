@@ -113,10 +113,12 @@ async function expectEverythingOnceInOrder(got, sent) {
   assert.deepEqual(got.ice, sent.ice);
 }
 
-test("a network drop and a reconnect through the other node: recovered, every event once and in order, no churn", async () => {
-  const room = "csr-drop";
+for (const [label, transports] of [["WebSocket", ["websocket"]], ["default transports (polling, then the upgrade)", undefined]]) {
+test(`a network drop and a reconnect through the other node (${label}): recovered, every event once and in order, no churn`, async () => {
+  const room = "csr-drop-" + (transports ? "ws" : "default");
+  await control("/switch?to=a");
   const { bob, churn } = await bobOnNodeB(room);
-  const { alice, got } = await aliceThroughProxy(room);
+  const { alice, got } = await aliceThroughProxy(room, transports ? {} : { transports: ["polling", "websocket"] });
   await until(() => churn.length === 1, "alice's user_joined");
   churn.length = 0;
 
@@ -135,6 +137,7 @@ test("a network drop and a reconnect through the other node: recovered, every ev
   alice.close();
   bob.close();
 });
+}
 
 test("another user's pid, or a forged one, gets a fresh session and none of the other's events", async () => {
   const room = "csr-foreign";
