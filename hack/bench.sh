@@ -11,6 +11,7 @@
 # --peer runs the same nodes from the reference implementation instead (the Node.js
 # Socket.IO 4.8 + Redis adapter stack of the original design, docs/benchmarks.md): its
 # start script's path in $PEER_START; it serves no metrics listener.
+# BENCH_METRICS_OUT=DIR saves each node's /metrics there before the nodes stop.
 # Everything started here is killed on exit. Binaries: $BIN (default ./bin). Extra node
 # flags: NODE_FLAGS="..."; extra node environment: NODE_ENV="GOMEMLIMIT=300MiB ...".
 set -euo pipefail
@@ -31,7 +32,13 @@ BIN=${BIN:-$ROOT/bin}
 GO=${GO:-go}
 WORK=$(mktemp -d /tmp/loadgen-bench.XXXXXX)
 PIDS=()
+METRICS_URLS=()
 cleanup() {
+	# BENCH_METRICS_OUT=DIR keeps each node's /metrics at the end (latency histograms).
+	if [[ -n ${BENCH_METRICS_OUT:-} ]]; then
+		mkdir -p "$BENCH_METRICS_OUT"
+		for i in "${!METRICS_URLS[@]}"; do curl -fs "${METRICS_URLS[$i]}/metrics" >"$BENCH_METRICS_OUT/node-$((i + 1)).txt" || true; done
+	fi
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	rm -rf "$WORK"
@@ -62,7 +69,6 @@ if [[ $NODES -gt 1 ]]; then
 fi
 
 URLS=()
-METRICS_URLS=()
 NODE_PIDS=()
 for i in $(seq "$NODES"); do
 	PORT=$(freeport)

@@ -217,6 +217,7 @@ func run(args []string) error {
 		rep = newRunner(cfg).run(ctx)
 		if !f.child {
 			rep.NodeStats = nw.stats(rep.ConnsPerNode)
+			rep.BusTiming = busTiming(nw.goMem, nw.endMem)
 		}
 	}
 	rep.CPUs = runtime.NumCPU()
@@ -246,6 +247,12 @@ func (w *nodeWatch) at(phase string) {
 		}
 	case "end":
 		w.ends = w.sample()
+		w.endMem = nil
+		for i := range w.pids {
+			if i < len(w.metricsURLs) {
+				w.endMem = append(w.endMem, scrapeGoMem(w.metricsURLs[i]))
+			}
+		}
 	}
 }
 
@@ -396,6 +403,7 @@ func runParent(ctx context.Context, cfg config, f cliFlags, args []string, metri
 	}
 	rep.finish()
 	rep.NodeStats = nw.stats(rep.ConnsPerNode)
+	rep.BusTiming = busTiming(nw.goMem, nw.endMem)
 	return rep, nil
 }
 

@@ -103,11 +103,15 @@ type nodeWatch struct {
 	metricsURLs         []string // same order as pids: /metrics is read once everyone is in
 	before, setup, ends []procSample
 	goMem               []goMem
+	endMem              []goMem // the bus histograms at the end of the scenario
 }
 
 // goMem is what the node's /metrics says about its Go memory once every client is in.
 type goMem struct {
 	HeapInuse, StackInuse, Goroutines float64
+	// Buckets holds the cumulative bucket counts of the node's bus latency histograms
+	// (busHistograms), by histogram and upper bound.
+	Buckets map[string]map[float64]float64
 }
 
 func scrapeGoMem(url string) goMem {
@@ -126,6 +130,16 @@ func scrapeGoMem(url string) goMem {
 			continue
 		}
 		v, _ := strconv.ParseFloat(f[1], 64)
+		if name, le, ok := busBucket(f[0]); ok {
+			if g.Buckets == nil {
+				g.Buckets = map[string]map[float64]float64{}
+			}
+			if g.Buckets[name] == nil {
+				g.Buckets[name] = map[float64]float64{}
+			}
+			g.Buckets[name][le] = v
+			continue
+		}
 		switch f[0] {
 		case "go_memstats_heap_inuse_bytes":
 			g.HeapInuse = v
@@ -164,8 +178,10 @@ type nodeStat struct {
 	// CPUSeconds, ReadCalls and WriteCalls are the node's CPU time and read(2)/write(2)
 	// system calls during the scenario.
 	CPUSeconds float64 `json:"cpu_seconds_during_scenario"`
-	ReadCalls  uint64  `json:"read_calls_during_scenario"`
-	WriteCalls uint64  `json:"write_calls_during_scenario"`
+	// SetupCPUSeconds is the node's CPU time while the clients connected and joined.
+	SetupCPUSeconds float64 `json:"cpu_seconds_during_setup"`
+	ReadCalls       uint64  `json:"read_calls_during_scenario"`
+	WriteCalls      uint64  `json:"write_calls_during_scenario"`
 	// From the node's /metrics when every client was in.
 	HeapInuseMiB  float64 `json:"go_heap_inuse_mib"`
 	StackInuseMiB float64 `json:"go_stack_inuse_mib"`
@@ -183,6 +199,9 @@ func (w *nodeWatch) stats(connsPerNode []int) []nodeStat {
 		}
 		if i < len(w.setup) {
 			st.RSSConnectedMiB = round2(mib(w.setup[i].RSSBytes))
+			if i < len(w.before) {
+				st.SetupCPUSeconds = round2((w.setup[i].CPU - w.before[i].CPU).Seconds())
+			}
 		}
 		if i < len(w.ends) {
 			st.RSSEndMiB = round2(mib(w.ends[i].RSSBytes))

@@ -96,6 +96,9 @@ type report struct {
 	LoaderCPUPercent float64 `json:"loader_cpu_percent"`
 
 	NodeStats []nodeStat `json:"node_stats,omitempty"`
+	// BusTiming: the nodes' Redis publish round trip and publish-to-receipt time during
+	// the scenario (busTiming).
+	BusTiming string `json:"bus_timing,omitempty"`
 
 	// Histograms are the raw bucket counts (for merging reports of several processes).
 	Histograms map[string]histJSON `json:"histograms,omitempty"`
@@ -296,7 +299,7 @@ func (rep *report) writeText(w io.Writer) {
 		p("  leave ack   %s", fmtLat(c.LeaveLatecy))
 	}
 	for _, n := range rep.NodeStats {
-		cpu := "no scenario phase"
+		cpu := fmt.Sprintf("CPU %.2fs during set-up, no scenario phase", n.SetupCPUSeconds)
 		if n.CPUMeasuredOverS >= 1 {
 			cpu = fmt.Sprintf("CPU %.0f%% of one core over %.1fs of scenario", n.CPUPercent, n.CPUMeasuredOverS)
 		}
@@ -312,6 +315,9 @@ func (rep *report) writeText(w io.Writer) {
 	}
 	if c := costPerDelivery(rep); c != "" {
 		p("per delivery  %s", c)
+	}
+	if rep.BusTiming != "" {
+		p("bus (nodes)   %s (scenario phase, histogram buckets)", rep.BusTiming)
 	}
 }
 

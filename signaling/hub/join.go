@@ -106,7 +106,8 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 	}
 	// A user already present (another session or a reconnect within the window) is not
 	// announced again: the room sees no churn.
-	alreadyPresent := prev != nil || displaced != nil || (degraded && containsUser(members, s.User.UserID))
+	// (A parked session displaced here is not: presence says whether its place is still held.)
+	alreadyPresent := prev != nil || (displaced != nil && !displaced.isParked()) || (degraded && containsUser(members, s.User.UserID))
 	if !alreadyPresent {
 		h.announceJoined(room, s)
 	}

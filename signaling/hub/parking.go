@@ -175,9 +175,15 @@ func (h *Hub) recover(s *Session, r Resume) (recovered, string) {
 		h.log.Warn("presence join failed while recovering; continuing locally", "room", room, "err", err)
 		h.requestResyncLater()
 	case prev == nil:
-		// The window ended meanwhile and the others heard user_left: they hear the user
-		// come back.
-		h.announceJoined(room, s)
+		// The place is gone: the window ended meanwhile, or the recording node crashed and
+		// was reaped. The others heard user_left, and what was sent since may be missing:
+		// a fresh session (it joins again and the others hear it come back).
+		if _, err := h.opts.Presence.Leave(ctx, room, user, s.ID); err != nil {
+			h.log.Warn("could not undo the presence of a recovery that failed", "room", room, "user", user, "err", err)
+		}
+		_ = h.recovery.Discard(ctx, r.PID, h.opts.NodeID)
+		undo()
+		return recovered{}, "unknown"
 	case prev.Session != s.ID && prev.NodeID != h.opts.NodeID:
 		h.publishReplace(ctx, room, user, prev)
 	case prev.Session != s.ID:

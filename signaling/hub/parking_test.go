@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/signaling/auth"
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
+	"github.com/switchboard-rtc/switchboard/signaling/presence"
 	"github.com/switchboard-rtc/switchboard/signaling/protocol"
 )
 
@@ -225,5 +226,34 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A recording node that crashed is reaped by the others (user_left); its record may
+// outlive it, but what was sent after the crash was never recorded: no recovery then.
+func TestRecoveryAfterThePlaceWasLostGivesAFreshSession(t *testing.T) {
+	pres := presence.NewMemory()
+	h := startHub(t, hub.Options{RecoveryWindow: 10 * time.Second, Presence: pres, Nodes: pres})
+	a, _, _ := open(t, h, "alice", hub.Resume{})
+	join(t, a, "r1")
+	b, pid, _ := open(t, h, "bob", hub.Resume{})
+	join(t, b, "r1")
+	expectEvent(t, a, "user_joined")
+	b.drop()
+	// As the reaper of a dead node does: the member is removed from presence.
+	if removed, err := pres.Leave(t.Context(), "r1", "bob", b.s.ID); err != nil || !removed {
+		t.Fatalf("leave: %v %v", removed, err)
+	}
+	b2, pid2, recovered := open(t, h, "bob", hub.Resume{PID: pid})
+	if recovered || pid2 == pid {
+		t.Fatalf("recovered %v after the place was lost", recovered)
+	}
+	if m, _ := pres.Get(t.Context(), "r1", "bob"); m != nil {
+		t.Fatalf("bob is in presence after a failed recovery: %+v", m)
+	}
+	expectNoEvent(t, a, "user_joined", 200*time.Millisecond)
+	join(t, b2, "r1")
+	if j := expectEvent(t, a, "user_joined"); j["userId"] != "bob" {
+		t.Fatalf("user_joined = %v", j)
 	}
 }

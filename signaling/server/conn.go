@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -106,9 +105,6 @@ func (c *wsConn) Send(frame []byte) bool {
 		c.Close("slow consumer")
 		return false
 	}
-	if !c.writing && c.cc != nil && c.cc.canWriteThrough() {
-		return c.writeThrough(frame)
-	}
 	c.queue = append(c.queue, frame)
 	c.pending++
 	c.pendingBytes += len(frame)
@@ -119,36 +115,6 @@ func (c *wsConn) Send(frame []byte) bool {
 		go c.writeQueued()
 	}
 	return true
-}
-
-// writeThrough sends a frame from the caller's goroutine when nothing is queued: one
-// non-blocking system call, no writer goroutine to start and wake (that wake-up, not the
-// write, was most of the cost of a delivery to a socket that gets a few frames a
-// second). Whatever the socket does not take at once stays with the transport, and a
-// writer goroutine sends it, then anything queued meanwhile, in order. Called with qmu
-// held; it releases it.
-func (c *wsConn) writeThrough(frame []byte) bool {
-	c.writing = true // frames sent meanwhile queue behind this one
-	c.qmu.Unlock()
-	sent, err := c.cc.writeThrough(frame)
-	if err != nil {
-		c.Close("write error")
-	}
-	c.qmu.Lock()
-	if !sent && err == nil && !c.closed {
-		// The library is writing a control frame: queue behind it.
-		c.queue = append(c.queue, frame)
-		c.pending++
-		c.pendingBytes += len(frame)
-	}
-	if !c.closed && len(c.queue) == 0 && !c.cc.hasRest() {
-		c.writing = false
-		c.qmu.Unlock()
-		return true
-	}
-	c.qmu.Unlock()
-	go c.writeQueued() // the rest of this frame, frames queued meanwhile, or the close
-	return err == nil
 }
 
 // takeLocked hands the writer every queued frame. Called with qmu held.
@@ -231,12 +197,12 @@ func (c *wsConn) writeQueued() {
 			c.finish()
 			return
 		}
-		if len(c.queue) == 0 && (c.cc == nil || !c.cc.hasRest()) {
+		if len(c.queue) == 0 {
 			c.writing = false
 			c.qmu.Unlock()
 			return
 		}
-		batch = c.takeLocked() // may be empty: then only a frame's unsent rest goes
+		batch = c.takeLocked()
 		c.qmu.Unlock()
 		c.writeBatch(batch) // a failed write closes the connection; the loop then finishes
 	}
@@ -296,24 +262,23 @@ func (c *wsConn) write(f []byte) bool {
 }
 
 // coalescingConn is the WebSocket's network connection. The server writes its text
-// frames itself (unmasked, so one header in front of the payload): a single frame from
-// the sender's goroutine with one non-blocking system call (writeThrough), and queued
-// frames gathered into one buffer per system call (writeFrames). The WebSocket library
-// writes only control frames (pong, close), each with one Write. mu serialises all of
-// them, and a frame the socket took only part of is finished before anything else is
-// written, so frames never interleave.
+// frames itself (unmasked, so one header in front of the payload): the writer goroutine
+// gathers the queued frames into one buffer per system call (writeFrames). The WebSocket
+// library writes only control frames (pong, close), each with one Write. mu serialises
+// them, so frames never interleave.
 type coalescingConn struct {
 	net.Conn
-	rc syscall.RawConn // for non-blocking writes; nil when the connection has none (TLS, tests)
+	rc syscall.RawConn // for waitReadable; nil when the connection has none (TLS, tests)
 
-	mu      sync.Mutex
-	rest    []byte      // the unsent end of a frame written through; sent before anything else
-	restSet atomic.Bool // len(rest) > 0, readable without waiting for a write holding mu
+	mu sync.Mutex
 
 	// br is the reader the WebSocket library reads frames through (nil when the
 	// handshake left bytes buffered in net/http's reader; then the library uses that).
-	br   *bufio.Reader
-	peek [1]byte // waitReadable's probe
+	// Its buffer is lent by lender, a pooled reader, and given back while the connection
+	// waits in waitReadable: an idle connection holds no read buffer.
+	br     *bufio.Reader
+	lender *bufio.Reader
+	peek   [1]byte // waitReadable's probe
 
 	// Deadlines have their own lock, not mu: a Write may hold mu while blocked in the
 	// kernel, and Close must be able to set a deadline then.
@@ -388,6 +353,8 @@ func (c *coalescingConn) waitReadable() error {
 	if c.br == nil || c.br.Buffered() > 0 || c.rc == nil {
 		return nil // nothing to wait for, or TLS or a test pipe: the frame reader waits itself
 	}
+	c.returnReadBuffer()
+	defer c.borrowReadBuffer() // before anything reads again, whatever the wait returned
 	return c.rc.Read(func(fd uintptr) bool { return !wouldBlock(fd, c.peek[:]) })
 }
 
@@ -412,57 +379,9 @@ func appendTextFrame(b, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// canWriteThrough reports whether frames can be written from the sender's goroutine.
-func (c *coalescingConn) canWriteThrough() bool { return c.rc != nil }
-
-// hasRest reports whether part of a frame written through is still unsent.
-func (c *coalescingConn) hasRest() bool { return c.restSet.Load() }
-
-// writeThrough writes payload as one frame without waiting: what the socket does not take
-// now is kept as rest, for the next writeFrames. The caller makes sure that no other
-// frame is being written (wsConn.writing). It does not wait for a control frame being
-// written either: then it sends nothing and reports sent false.
-func (c *coalescingConn) writeThrough(payload []byte) (sent bool, err error) {
-	if !c.mu.TryLock() {
-		return false, nil
-	}
-	bp := batchPool.Get().(*[]byte)
-	frame := appendTextFrame((*bp)[:0], payload)
-	n, werr := 0, error(nil)
-	if len(c.rest) > 0 { // unreachable while the caller keeps its promise; keep the order anyway
-		werr = syscall.EAGAIN
-	}
-	// Control, not Write: the socket is non-blocking, nothing waits here, and a write
-	// deadline (which only the writer goroutine's blocking writes use) does not apply.
-	// mu keeps every other write to the socket out meanwhile.
-	err = c.rc.Control(func(fd uintptr) {
-		for werr == nil {
-			n, werr = syscall.Write(int(fd), frame)
-			if werr != syscall.EINTR {
-				return // done, or would block: the writer goroutine waits instead
-			}
-			werr = nil
-		}
-	})
-	if werr == syscall.EAGAIN {
-		n, werr = 0, nil
-	}
-	if err == nil {
-		err = werr
-	}
-	if err == nil && n < len(frame) {
-		c.rest = append(c.rest, frame[max(n, 0):]...)
-		c.restSet.Store(true)
-	}
-	c.mu.Unlock()
-	putBatch(bp, frame)
-	return true, err
-}
-
-// writeFrames writes the unsent rest of a frame written through, then frames, gathered
-// into one system call per maxBatchBytes; it blocks until they are written or the write
-// deadline passes. Before each system call, leaving (if not nil) is told how many frames
-// of how many payload bytes leave the queue with it.
+// writeFrames writes frames, gathered into one system call per maxBatchBytes; it blocks
+// until they are written or the write deadline passes. Before each system call, leaving
+// (if not nil) is told how many frames of how many payload bytes leave the queue with it.
 func (c *coalescingConn) writeFrames(frames [][]byte, leaving func(n, size int)) error {
 	bp := batchPool.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -475,10 +394,7 @@ func (c *coalescingConn) writeFrames(frames [][]byte, leaving func(n, size int))
 		n, size = 0, 0
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		err := c.writeRestLocked()
-		if err == nil && len(buf) > 0 {
-			_, err = c.Conn.Write(buf)
-		}
+		_, err := c.Conn.Write(buf)
 		buf = buf[:0]
 		return err
 	}
@@ -491,17 +407,10 @@ func (c *coalescingConn) writeFrames(frames [][]byte, leaving func(n, size int))
 		buf = appendTextFrame(buf, f)
 		n, size = n+1, size+len(f)
 	}
-	return send()
-}
-
-func (c *coalescingConn) writeRestLocked() error {
-	if len(c.rest) == 0 {
+	if n == 0 {
 		return nil
 	}
-	_, err := c.Conn.Write(c.rest)
-	c.rest = nil
-	c.restSet.Store(false)
-	return err
+	return send()
 }
 
 // putBatch returns a gathering buffer to the pool unless a big frame grew it.
@@ -512,14 +421,30 @@ func putBatch(bp *[]byte, b []byte) {
 	}
 }
 
-// Write is the WebSocket library's (control frames): after any unsent rest of a frame.
+// Write is the WebSocket library's (control frames), whole between the server's frames.
 func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.writeRestLocked(); err != nil {
-		return 0, err
-	}
 	return c.Conn.Write(p)
+}
+
+var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// borrowReadBuffer gives br a pooled buffer. br must hold nothing (a new or a waiting
+// connection): a bufio.Reader with nothing buffered carries no state but its source.
+func (c *coalescingConn) borrowReadBuffer() {
+	c.lender = readBuffers.Get().(*bufio.Reader)
+	c.lender.Reset(c)
+	*c.br = *c.lender
+}
+
+// returnReadBuffer takes br's buffer back to the pool while nothing is buffered; br must
+// not be read until borrowReadBuffer.
+func (c *coalescingConn) returnReadBuffer() {
+	*c.br = bufio.Reader{}
+	c.lender.Reset(nil)
+	readBuffers.Put(c.lender)
+	c.lender = nil
 }
 
 // coalescingHijacker hands the WebSocket upgrader a coalescingConn instead of the raw
@@ -537,7 +462,8 @@ func (h coalescingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if brw.Reader.Buffered() == 0 {
 		// With Upgrader.ReadBufferSize 0 the library reads through this reader, so the
 		// read loop can tell whether a frame is already buffered (waitReadable).
-		cc.br = bufio.NewReaderSize(cc, readBufferSize)
+		cc.br = new(bufio.Reader)
+		cc.borrowReadBuffer()
 		brw = bufio.NewReadWriter(cc.br, brw.Writer)
 	}
 	return cc, brw, nil

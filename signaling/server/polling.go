@@ -328,7 +328,7 @@ func (s *Server) newPollSession(creds auth.Credentials, remote string, ip netip.
 	}
 	ps.k = &socket{s: s, c: ps.conn, sid: sid, ip: ip, creds: creds, why: hub.DisconnectLost,
 		connectBy: time.Now().Add(s.opts.ConnectTimeout),
-		log:       s.log.With("sid", sid, "remote", remote, "transport", "polling")}
+		log:       newConnLog(s.log, "sid", sid, "remote", remote, "transport", "polling")}
 	ps.conn.onClose = func(reason string) {
 		s.m.Disconnects.WithLabelValues(disconnectLabel(reason)).Inc()
 		go ps.end()

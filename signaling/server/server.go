@@ -375,7 +375,7 @@ type socket struct {
 	ws             *wsConn    // the WebSocket of a socket opened over WebSocket; nil for polling
 	ip             netip.Addr // the client IP its connection counts against
 	sid            string
-	log            *slog.Logger
+	log            connLog
 	creds          auth.Credentials
 	sess           *hub.Session // nil until a CONNECT is authenticated
 	connectBy      time.Time    // the absolute CONNECT deadline (from the upgrade)
@@ -387,7 +387,7 @@ func (s *Server) newSocket(ws *websocket.Conn, creds auth.Credentials, remote st
 	sid := newSID()
 	k := &socket{s: s, sid: sid, ip: ip, creds: creds, why: hub.DisconnectLost,
 		connectBy: time.Now().Add(s.opts.ConnectTimeout),
-		log:       s.log.With("sid", sid, "remote", remote)}
+		log:       newConnLog(s.log, "sid", sid, "remote", remote)}
 	k.ws = s.newWSConn(ws)
 	k.c = k.ws
 	k.ws.startPings()
