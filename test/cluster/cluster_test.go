@@ -40,6 +40,8 @@ const (
 	// userGoneBound is how soon after their connection dropped the users of a deleted or crashed
 	// pod must be reported gone (to the others in their room).
 	userGoneBound = 15 * time.Second
+	// recoveryWindow is the sample's --recovery-window in this test.
+	recoveryWindow = 5 * time.Second
 )
 
 func TestUserPath(t *testing.T) {
@@ -126,7 +128,14 @@ func (s *userPath) applySample(t *testing.T) {
 		demoNS, podSecurityEnforce), "apply", "-f", "-")
 	s.putJWTSecret(t, s.keys)
 	start := time.Now()
-	s.kubectl(t, "-n", demoNS, "apply", "-f", sampleFile)
+	sample, err := os.ReadFile(sampleFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A user who drops and never comes back keeps their place for the recovery window (default
+	// 2 min, docs/operations.md "Drain on SIGTERM"); a short one lets the deleted and crashed pods'
+	// users be reported gone within userGoneBound, as with recovery off.
+	s.kubectlStdin(t, string(sample)+"  recoveryWindow: "+recoveryWindow.String()+"\n", "-n", demoNS, "apply", "-f", "-")
 	var firstReady time.Duration
 	allReady := waitFor(t, 3*time.Minute, "3 Ready signaling pods", func() (bool, error) {
 		n := len(s.readySignalingPods(t, demoNS, sampleName))
