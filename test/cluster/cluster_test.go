@@ -128,7 +128,7 @@ func (s *userPath) applySample(t *testing.T) {
 		demoNS, podSecurityEnforce), "apply", "-f", "-")
 	s.putJWTSecret(t, s.keys)
 	start := time.Now()
-	sample, err := os.ReadFile(sampleFile)
+	sample, err := os.ReadFile(filepath.Join(s.root, sampleFile))
 	if err != nil {
 		t.Fatal(err)
 	}
