@@ -333,7 +333,7 @@ func (s *Server) newPollSession(creds auth.Credentials, remote string, ip netip.
 		s.m.Disconnects.WithLabelValues(disconnectLabel(reason)).Inc()
 		go ps.end()
 	}
-	s.conns.Add(1)
+	s.conns.add()
 	s.m.PollingSessions.Inc()
 	s.polls.put(ps)
 	ps.startPings()
@@ -362,7 +362,7 @@ func (ps *pollSession) end() {
 	if !upgraded {
 		s.m.PollingSessions.Dec()
 	}
-	s.conns.Done()
+	s.conns.done()
 	time.AfterFunc(min(s.opts.PingTimeout, 5*time.Second), func() { s.polls.remove(ps) })
 }
 

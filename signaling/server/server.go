@@ -101,7 +101,7 @@ type Server struct {
 	// RetryAfter is what refused upgrades tell clients while draining.
 	retryAfter time.Duration
 
-	conns sync.WaitGroup // open WebSocket handlers, polling sessions and bridges
+	conns openConns // open WebSocket handlers, polling sessions and bridges
 	caps  *connCaps
 	polls pollSessions // the polling sessions this node owns
 	relay relays       // requests relayed to other nodes, WebSockets bridged for them
@@ -159,14 +159,7 @@ func (s *Server) SetDraining(retryAfter time.Duration) {
 
 // Wait blocks until every WebSocket handler has returned or ctx ends.
 func (s *Server) Wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { s.conns.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return s.conns.wait(ctx)
 }
 
 func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
@@ -304,7 +297,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.caps.release(ip)
 		return // the upgrader already answered
 	}
-	s.conns.Add(1)
+	s.conns.add()
 	ws.SetReadLimit(s.opts.MaxPayload)
 	// Serve the socket on a goroutine of its own and return: net/http then lets go of
 	// what it holds per connection while its handler runs (4 KiB read and 4 KiB write
@@ -326,7 +319,7 @@ func newSID() string {
 // shrinks a stack (at GC) to one that the waiting frames fill less than a quarter of. A
 // large serveConn frame kept every idle reader at 8 KiB instead of 4 KiB.
 func (s *Server) serveConn(ws *websocket.Conn, creds auth.Credentials, remote string, ip netip.Addr) {
-	defer s.conns.Done()
+	defer s.conns.done()
 	k := s.newSocket(ws, creds, remote, ip)
 	defer k.end()
 	var lastFrame time.Time

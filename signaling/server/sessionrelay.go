@@ -289,12 +289,12 @@ func (s *Server) serveBridge(w http.ResponseWriter, r *http.Request, owner, sid 
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxPayload)
-	s.conns.Add(1)
+	s.conns.add()
 	go s.runBridge(ws, owner, sid)
 }
 
 func (s *Server) runBridge(ws *websocket.Conn, owner, sid string) {
-	defer s.conns.Done()
+	defer s.conns.done()
 	id := newSID()
 	c := newWSConn(ws, s.opts.SendQueue, s.opts.SendQueueBytes, s.opts.PingInterval, s.opts.WriteTimeout, func() { s.m.SlowConsumers.Inc() })
 	s.relay.mu.Lock()
