@@ -167,12 +167,14 @@ func (p *pollConn) Close(reason string) {
 	if p.pingTimer != nil {
 		p.pingTimer.Stop()
 	}
-	close(p.done)
 	p.mu.Unlock()
+	// The disconnect is counted before the client can see it (a waiting poll answers the
+	// close once done is closed), as for a WebSocket.
+	p.onClose(reason)
+	close(p.done)
 	if w != nil {
 		w.Close(reason)
 	}
-	p.onClose(reason)
 }
 
 func (p *pollConn) Reason() string {
