@@ -16,6 +16,7 @@ set -euo pipefail
 # Each entry: reason|pattern. They are assembled from pieces so that this file does not match
 # its own patterns when it is scanned.
 SH='shared'
+SD='se''ed' # the design document's word, split so this file does not cite it
 OUTSIDE=(
 	"sibling checkout|(\.\./)+${SH}/"
 	"outside document|(^|[^a-z0-9_./-])${SH}/(spec|background|seed|peers|hooks)/"
@@ -130,9 +131,9 @@ self_test() {
 		"// contract in $d/$s/spec/backends.md"
 		"// see $s/spec/protocol.md"
 		"See /wo""rk/$s/background/notes.md"
-		"// Room mode (seed 7.2)"
-		"// default 3, seed: \"fewer than 4\""
-		"Seed sections 4 and 7"
+		"// Room mode ($SD 7.2)"
+		"// default 3, $SD: \"fewer than 4\""
+		"S${SD:1} sections 4 and 7"
 		"// as the LLD says"
 		"// lost messages (failure mode F6)"
 		"// caught here (F2, F4)"
