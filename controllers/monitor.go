@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/switchboard-rtc/switchboard/api/v1alpha1"
+	"github.com/switchboard-rtc/switchboard/controllers/clusterredis"
 )
 
 // The health monitor runs one goroutine per SignalingCluster. Each goroutine ticks on the
@@ -121,7 +122,7 @@ type monitorTarget struct {
 // NewMonitor returns a Monitor with the production probers; the media probe dials only what
 // policy allows.
 func NewMonitor(policy ProbeAddressPolicy) *Monitor {
-	return &Monitor{Prober: NewHTTPMediaProber(policy), Dial: DialGoRedis, Now: time.Now}
+	return &Monitor{Prober: NewHTTPMediaProber(policy), Dial: clusterredis.Dial, Now: time.Now}
 }
 
 func (m *Monitor) init() {

@@ -24,6 +24,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/switchboard-rtc/switchboard/api/v1alpha1"
+	"github.com/switchboard-rtc/switchboard/signaling/redisconn"
 )
 
 type fakeProber struct {
@@ -134,5 +137,20 @@ func TestMonitorThresholdsAndAnnouncements(t *testing.T) {
 	}
 	if verdictTTL(20*time.Second) != time.Minute {
 		t.Error("TTL is not 3x the interval above the minimum")
+	}
+}
+
+// The monitor hands the CR's Redis mode to clusterredis as a redisconn.Mode by conversion: each
+// mode must be spelled the same in both, or a Sentinel or Cluster deployment would be dialled as
+// a single server.
+func TestRedisModesAreSpelledAsRedisconnModes(t *testing.T) {
+	for mode, want := range map[v1alpha1.RedisMode]redisconn.Mode{
+		v1alpha1.RedisModeStandalone: redisconn.Standalone,
+		v1alpha1.RedisModeSentinel:   redisconn.Sentinel,
+		v1alpha1.RedisModeCluster:    redisconn.Cluster,
+	} {
+		if got := redisconn.Mode(mode); got != want {
+			t.Errorf("v1alpha1 mode %q converts to %q, want %q", mode, got, want)
+		}
 	}
 }

@@ -44,6 +44,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/switchboard-rtc/switchboard/api/v1alpha1"
+	"github.com/switchboard-rtc/switchboard/signaling/redisconn"
 )
 
 // secretRefIndex indexes SignalingClusters by the names of the Secrets they reference.
@@ -197,7 +198,7 @@ func monitorConfig(s *scope) MonitorConfig {
 	cfg := MonitorConfig{Interval: v1alpha1.DefaultHealthCheckInterval}
 	if s.passwordOK {
 		cfg.Redis = &RedisConfig{
-			Mode:       redisMode(s.sc),
+			Mode:       redisconn.Mode(redisMode(s.sc)), // the same words as v1alpha1.RedisMode
 			Addrs:      redisAddresses(s.sc),
 			MasterName: spec.Redis.MasterName,
 			Username:   spec.Redis.Username,

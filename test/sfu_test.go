@@ -14,7 +14,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/switchboard-rtc/switchboard/controllers"
+	"github.com/switchboard-rtc/switchboard/controllers/clusterredis"
+	"github.com/switchboard-rtc/switchboard/internal/contract"
 	"github.com/switchboard-rtc/switchboard/internal/testutil/nodetest"
 	"github.com/switchboard-rtc/switchboard/internal/testutil/redisserver"
 	"github.com/switchboard-rtc/switchboard/signaling/hub"
@@ -626,10 +627,10 @@ func TestOperatorVerdictDrivesBreakersOnAllNodes(t *testing.T) {
 
 	// The verdicts come from the operator's own publisher (the cross test of the
 	// operator↔node contract in internal/contract): what it writes, the nodes obey.
-	operator := controllers.DialGoRedis(controllers.RedisConfig{Addrs: []string{e.redis.Addr()}})
+	operator := clusterredis.Dial(clusterredis.Config{Addrs: []string{e.redis.Addr()}})
 	t.Cleanup(func() { _ = operator.Close() })
 	verdict := func(healthy bool) {
-		v := controllers.MediaVerdict{Healthy: healthy, Reason: "probe", CheckedAt: time.Now().UnixMilli(), Cluster: "default/sc"}
+		v := contract.MediaVerdict{Healthy: healthy, Reason: "probe", CheckedAt: time.Now().UnixMilli(), Cluster: "default/sc"}
 		if err := operator.PublishMediaVerdict(context.Background(), v, time.Minute, true); err != nil {
 			t.Fatal(err)
 		}
