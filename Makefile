@@ -13,19 +13,29 @@ BIN := $(CURDIR)/bin
 export GOFLAGS ?= -buildvcs=false
 
 TEST_TARGETS :=
+# Tests that need the Kubernetes-based tools (hack/mk/k8s-tools.mk); `make test` runs them last.
+K8S_TEST_TARGETS :=
 # Everything the tests build or install once (binaries under bin/, npm trees, Debian packages);
 # each hack/mk/*.mk file adds its own. `make test` builds them first, TOOLS_JOBS at a time, so
-# that downloads, links and package installs overlap the compiles. The builds that share
-# Kubernetes packages (K8S_TOOL_TARGETS) run one after the other in one of those jobs: two
-# concurrent `go build`s would compile the same packages twice.
+# that downloads, installs and the small builds overlap the long Kubernetes-based build
+# (hack/mk/k8s-tools.mk).
 TOOL_TARGETS :=
-K8S_TOOL_TARGETS :=
 TOOLS_JOBS ?= 2
 # apt refuses to run twice at once; the install targets may run in parallel (make tools), so each
 # apt-get call waits for the others.
 APT_GET := flock /tmp/switchboard-apt.lock apt-get
 
-.PHONY: all build run test tools tools-parallel tools-k8s clean help
+# A tool in bin/ is rebuilt when the *content* of its inputs changes, not their mtime: a fresh
+# clone gives every file a new mtime, and a bin/ kept from an earlier checkout (CI's cache, a
+# copied tree) would otherwise rebuild every tool. $(call inputs-stamp,NAME,FILES) expands to
+# bin/.stamps/NAME, a file holding the SHA-256 of FILES and rewritten (so made newer) only when
+# that hash changes; tool targets depend on it instead of on the files.
+STAMP_DIR := $(BIN)/.stamps
+inputs-stamp = $(shell mkdir -p $(STAMP_DIR) && sum=$$(cat $(2) | sha256sum) && \
+	{ [ "$$(cat $(STAMP_DIR)/$(1) 2>/dev/null)" = "$$sum" ] || echo "$$sum" > $(STAMP_DIR)/$(1); } && \
+	echo $(STAMP_DIR)/$(1))
+
+.PHONY: all build run test tools tools-parallel tools-without-k8s print-tool-files clean help
 all: build
 
 help: ## Show the targets
@@ -38,19 +48,26 @@ build: ## Build the signaling node and the operator manager into bin/
 run: ## Run one signaling node on :8080 with the in-memory bus and a printed dev token
 	$(GO) run ./cmd/signaling --dev
 
-include $(wildcard hack/mk/*.mk)
+# k8s-tools.mk first: the others use its tool paths in their prerequisites.
+include hack/mk/k8s-tools.mk $(filter-out hack/mk/k8s-tools.mk,$(wildcard hack/mk/*.mk))
 
 tools: ## Build and install everything the tests need (once; make test does it first)
 	$(MAKE) --no-print-directory -j$(TOOLS_JOBS) tools-parallel
 
-tools-parallel: tools-k8s $(TOOL_TARGETS)
+tools-parallel: $(TOOL_TARGETS)
 
-tools-k8s:
-	$(MAKE) --no-print-directory -j1 $(K8S_TOOL_TARGETS)
+tools-without-k8s:
+	$(MAKE) --no-print-directory -j$(TOOLS_JOBS) $(filter-out $(K8S_TOOLS),$(TOOL_TARGETS))
 
+# The files `make tools` builds (hack/check-tool-stamps.sh reads them).
+print-tool-files:
+	@echo $(filter $(BIN)/%,$(TOOL_TARGETS))
+
+# The Kubernetes-based tools build in the background (nice 19; at once when already built) while
+# the tests that do not need them run; the rest wait for them (hack/run-timed.sh).
 test: ## Run every test (what CI runs)
-	$(MAKE) --no-print-directory tools
-	$(MAKE) --no-print-directory lint $(TEST_TARGETS)
+	@MAKE="$(MAKE)" BG_LOG_DIR=$(BIN)/logs hack/run-timed.sh tools-without-k8s bg:k8s-tools \
+		lint $(TEST_TARGETS) wait $(K8S_TEST_TARGETS)
 	@echo "all tests passed"
 
 clean:

@@ -24,8 +24,8 @@ chromium: ## Install Debian's chromium (and iproute2) when missing
 	@command -v ip >/dev/null || DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq iproute2 >/dev/null
 	@$(CHROMIUM) --version 2>/dev/null
 
-# npm ci runs only when the lock file is newer than the installed tree.
-test/browser/node_modules/.package-lock.json: test/browser/package-lock.json
+# npm ci runs only when the lock file's content changed since the tree was installed.
+test/browser/node_modules/.package-lock.json: $(call inputs-stamp,browser-deps,test/browser/package-lock.json)
 	cd test/browser && npm ci --no-audit --no-fund
 
 browser-deps: chromium test/browser/node_modules/.package-lock.json

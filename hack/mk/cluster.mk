@@ -2,36 +2,20 @@
 # test of the user path on it (helm install, samples, Service, rolling update under load, drain
 # and crash, media gate, key rotation, garbage collection).
 #
-# kubelet, kube-proxy, kube-controller-manager, kube-scheduler and kubectl are built from the Go
-# module proxy with hack/tools/kube (k8s.io/kubernetes, the version of the envtest API server),
-# CoreDNS with hack/tools/coredns; etcd and kube-apiserver are the envtest builds. Each binary is a
-# file target, built once. containerd, runc, the CNI plugins and nftables are Debian packages
-# (cluster-deps installs the missing ones). Needs root.
+# kubelet, kube-proxy, kube-controller-manager, kube-scheduler, kubectl and CoreDNS are built from
+# the Go module proxy by k8s-tools.mk, with the envtest API server and etcd that run the cluster's
+# control plane. containerd, runc, the CNI plugins and nftables are Debian packages (cluster-deps
+# installs the missing ones). Needs root.
 
-KUBE_BIN_DIR := $(BIN)/cluster
-KUBE_COMPONENTS := kubelet kube-proxy kube-controller-manager kube-scheduler kubectl
-KUBE_BINS := $(addprefix $(KUBE_BIN_DIR)/,$(KUBE_COMPONENTS))
-COREDNS := $(KUBE_BIN_DIR)/coredns
 CLUSTER_DEB_PACKAGES := containerd runc containernetworking-plugins nftables iptables
 CLUSTER_TEST_TIMEOUT ?= 30m
 
-TEST_TARGETS += test-cluster
-K8S_TOOL_TARGETS += $(KUBE_BINS) $(COREDNS)
+K8S_TEST_TARGETS += test-cluster
 TOOL_TARGETS += cluster-deps
 
 .PHONY: cluster-bins cluster-deps cluster-up cluster-down cluster-check-clean test-cluster
 
-# One `go build` for the five components: they share most of their packages.
-$(KUBE_BINS) &: hack/tools/kube/go.mod hack/tools/kube/go.sum
-	@echo "building $(KUBE_COMPONENTS) (about 20 minutes on 2 cores the first time; reused afterwards)"
-	cd hack/tools/kube && $(GO) build -o $(KUBE_BIN_DIR)/ $(addprefix k8s.io/kubernetes/cmd/,$(KUBE_COMPONENTS))
-	@touch $(KUBE_BINS)
-
-$(COREDNS): hack/tools/coredns/go.mod hack/tools/coredns/go.sum hack/tools/coredns/main.go
-	cd hack/tools/coredns && $(GO) build -o $@ .
-
-# Literal paths: operator.mk and chart.mk define these targets but are read after this file.
-cluster-bins: $(KUBE_BINS) $(COREDNS) $(BIN)/envtest/kube-apiserver $(BIN)/envtest/etcd $(BIN)/helm ## Build the cluster's binaries (once)
+cluster-bins: $(KUBE_BINS) $(COREDNS) $(ENVTEST_BINS) $(HELM) ## Build the cluster's binaries (once)
 
 cluster-deps: ## Install containerd, runc, the CNI plugins and nftables from Debian when missing
 	@missing=; for p in $(CLUSTER_DEB_PACKAGES); do \

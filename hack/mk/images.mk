@@ -28,7 +28,7 @@ TOOL_TARGETS += $(IMAGEBUILD)
 print-version: ## Print the version (the chart's appVersion) the binaries and images carry
 	@echo $(VERSION)
 
-$(IMAGEBUILD): hack/imagebuild/go.mod hack/imagebuild/go.sum $(filter-out %_test.go,$(wildcard hack/imagebuild/*.go))
+$(IMAGEBUILD): $(call inputs-stamp,imagebuild,hack/imagebuild/go.mod hack/imagebuild/go.sum $(filter-out %_test.go,$(wildcard hack/imagebuild/*.go)))
 	cd hack/imagebuild && $(GO) build -o $@ .
 
 images: $(IMAGEBUILD) ## Build the image tarballs into bin/images/ (signaling, manager + test images)

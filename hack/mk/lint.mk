@@ -9,7 +9,7 @@ DEADCODE := $(BIN)/deadcode
 TOOL_TARGETS += $(STATICCHECK) $(DEADCODE)
 GO_FILES = $(shell git ls-files -co --exclude-standard '*.go')
 
-.PHONY: fmt vet lint lint-fmt staticcheck deadcode check-refs docs-graph verify-docs-graph
+.PHONY: fmt vet lint lint-fmt staticcheck deadcode check-refs check-tool-stamps docs-graph verify-docs-graph
 
 fmt: ## gofmt every Go file
 	gofmt -w $(GO_FILES)
@@ -17,16 +17,16 @@ fmt: ## gofmt every Go file
 vet:
 	$(GO) vet ./...
 
-lint: lint-fmt vet check-refs verify-docs-graph staticcheck deadcode ## gofmt, go vet, check-refs, package graph, staticcheck, deadcode
+lint: lint-fmt vet check-refs check-tool-stamps verify-docs-graph staticcheck deadcode ## gofmt, go vet, check-refs, tool stamps, package graph, staticcheck, deadcode
 
 lint-fmt:
 	@out=$$(gofmt -l $(GO_FILES)); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-$(STATICCHECK): hack/tools/staticcheck/go.mod hack/tools/staticcheck/go.sum
+$(STATICCHECK): $(call inputs-stamp,staticcheck,hack/tools/staticcheck/go.mod hack/tools/staticcheck/go.sum)
 	cd hack/tools/staticcheck && $(GO) build -o $@ honnef.co/go/tools/cmd/staticcheck
 
-$(DEADCODE): hack/tools/deadcode/go.mod hack/tools/deadcode/go.sum
+$(DEADCODE): $(call inputs-stamp,deadcode,hack/tools/deadcode/go.mod hack/tools/deadcode/go.sum)
 	cd hack/tools/deadcode && $(GO) build -o $@ golang.org/x/tools/cmd/deadcode
 
 staticcheck: $(STATICCHECK) ## staticcheck ./... (default checks)
@@ -41,6 +41,9 @@ deadcode: $(DEADCODE) ## deadcode -test ./... must report nothing
 check-refs: ## No reference to files outside the repository; doc links resolve (hack/check-refs.sh)
 	hack/check-refs.sh --self-test
 	hack/check-refs.sh
+
+check-tool-stamps: ## A fresh clone next to a kept bin/ rebuilds no tool; a changed go.mod rebuilds its own (hack/check-tool-stamps.sh)
+	hack/check-tool-stamps.sh
 
 docs-graph: ## Regenerate the package graph in docs/architecture.md (after adding or removing packages)
 	hack/pkg-graph.sh --write

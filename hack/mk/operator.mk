@@ -1,31 +1,16 @@
 # Operator targets: code generation, envtest binaries and the operator test suite.
 #
-# Every tool is built from the Go module proxy with the modules under hack/tools/ (one module per
-# tool, so their dependency graphs never touch the main go.mod). Each binary is a file target: it
-# is built once and reused until its hack/tools/<tool>/go.mod changes.
+# controller-gen and envtest's kube-apiserver and etcd are built from the Go module proxy by
+# k8s-tools.mk (a module of their own under hack/tools/, so their dependency graphs never touch the
+# main go.mod), once, and again only when that module's content changes.
 
-CONTROLLER_GEN := $(BIN)/controller-gen
-ENVTEST_DIR := $(BIN)/envtest
-ENVTEST_BINS := $(ENVTEST_DIR)/kube-apiserver $(ENVTEST_DIR)/etcd
 OPERATOR_PKGS := ./api/... ./controllers/... ./cmd/manager/...
 # Generated paths checked by verify-manifests.
 OPERATOR_GENERATED := config/crd config/rbac api
 
-TEST_TARGETS += verify-manifests test-operator
-K8S_TOOL_TARGETS += $(ENVTEST_DIR)/kube-apiserver
-TOOL_TARGETS += $(CONTROLLER_GEN) $(ENVTEST_DIR)/etcd
+K8S_TEST_TARGETS += verify-manifests test-operator
 
 .PHONY: manifests generate verify-manifests envtest-bins test-operator bench-operator run-manager
-
-$(CONTROLLER_GEN): hack/tools/controller-gen/go.mod hack/tools/controller-gen/go.sum
-	cd hack/tools/controller-gen && $(GO) build -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
-
-$(ENVTEST_DIR)/kube-apiserver: hack/tools/kube-apiserver/go.mod hack/tools/kube-apiserver/go.sum
-	@echo "building kube-apiserver for envtest (several minutes the first time; reused afterwards)"
-	cd hack/tools/kube-apiserver && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-apiserver
-
-$(ENVTEST_DIR)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/go.sum hack/tools/etcd/main.go
-	cd hack/tools/etcd && $(GO) build -o $@ .
 
 envtest-bins: $(ENVTEST_BINS) ## Build kube-apiserver and etcd for envtest into bin/envtest (once)
 

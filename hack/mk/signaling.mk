@@ -15,8 +15,8 @@ fuzz: ## Fuzz the Socket.IO packet and event parsers briefly (FUZZTIME=5m for a 
 	$(GO) test ./signaling/protocol -run '^$$' -fuzz FuzzParsePacket -fuzztime $(FUZZTIME)
 	$(GO) test ./signaling/protocol -run '^$$' -fuzz FuzzParseEvent -fuzztime $(FUZZTIME)
 
-# npm ci runs only when the lock file is newer than the installed tree.
-test/node/node_modules/.package-lock.json: test/node/package-lock.json
+# npm ci runs only when the lock file's content changed since the tree was installed.
+test/node/node_modules/.package-lock.json: $(call inputs-stamp,node-deps,test/node/package-lock.json)
 	cd test/node && npm ci --no-audit --no-fund
 node-deps: test/node/node_modules/.package-lock.json
 
