@@ -70,8 +70,12 @@ for target in "$@"; do
 		name=${target#bg:}
 		mkdir -p "$log_dir"
 		echo "make $name: started in the background (nice 19), log: $log_dir/$name.log"
-		# setsid: its own process group, so that stop_background reaches the compilers too.
-		setsid nice -n 19 $make_cmd --no-print-directory "$name" >"$log_dir/$name.log" 2>&1 &
+		# Job control gives the job its own process group, so that stop_background reaches the
+		# compilers too. Not setsid: with the kernel's scheduler autogroups a new session gets
+		# its own equal CPU share and nice 19 would not lower it.
+		set -m
+		nice -n 19 $make_cmd --no-print-directory "$name" >"$log_dir/$name.log" 2>&1 &
+		set +m
 		bg_pids+=($!)
 		bg_names+=("$name")
 		bg_starts+=($SECONDS)
