@@ -29,10 +29,12 @@ APT_GET := flock /tmp/switchboard-apt.lock apt-get
 # clone gives every file a new mtime, and a bin/ kept from an earlier checkout (CI's cache, a
 # copied tree) would otherwise rebuild every tool. $(call inputs-stamp,NAME,FILES) expands to
 # bin/.stamps/NAME, a file holding the SHA-256 of FILES and rewritten (so made newer) only when
-# that hash changes; tool targets depend on it instead of on the files.
+# that hash changes (by rename: make test runs two makes at once); tool targets depend on it
+# instead of on the files.
 STAMP_DIR := $(BIN)/.stamps
 inputs-stamp = $(shell mkdir -p $(STAMP_DIR) && sum=$$(cat $(2) | sha256sum) && \
-	{ [ "$$(cat $(STAMP_DIR)/$(1) 2>/dev/null)" = "$$sum" ] || echo "$$sum" > $(STAMP_DIR)/$(1); } && \
+	{ [ "$$(cat $(STAMP_DIR)/$(1) 2>/dev/null)" = "$$sum" ] || \
+	  { echo "$$sum" > $(STAMP_DIR)/$(1).$$$$ && mv -f $(STAMP_DIR)/$(1).$$$$ $(STAMP_DIR)/$(1); }; } && \
 	echo $(STAMP_DIR)/$(1))
 
 .PHONY: all build run test tools tools-parallel tools-without-k8s print-tool-files clean help
@@ -66,7 +68,7 @@ print-tool-files:
 # The Kubernetes-based tools build in the background (nice 19; at once when already built) while
 # the tests that do not need them run; the rest wait for them (hack/run-timed.sh).
 test: ## Run every test (what CI runs)
-	@MAKE="$(MAKE)" BG_LOG_DIR=$(BIN)/logs hack/run-timed.sh tools-without-k8s bg:k8s-tools \
+	@MAKE="$(MAKE)" BG_LOG_DIR=$(BIN)/logs hack/run-timed.sh bg:k8s-tools tools-without-k8s \
 		lint $(TEST_TARGETS) wait $(K8S_TEST_TARGETS)
 	@echo "all tests passed"
 
