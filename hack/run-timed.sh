@@ -2,24 +2,25 @@
 # Runs make targets one after the other and prints how long each took, also when one fails, so
 # that a CI log shows where the time of `make test` goes.
 #
-#   hack/run-timed.sh [bg:TARGET] TARGET... [wait] TARGET...
+#   hack/run-timed.sh TARGET... [bg:[nice:]TARGET[,[nice:]TARGET...]] TARGET... [wait] TARGET...
 #
-# bg:TARGET starts `make TARGET` in the background at the lowest CPU priority (nice 19), its
-# output in bin/logs/TARGET.log; `wait` waits for every background target and stops with its log
-# if it failed. `make test` builds the long Kubernetes-based tools this way while the tests that
-# do not need them run: those tests leave much of the CPU idle (they wait on timers, sockets,
-# child processes), the build takes only what they leave, and a woken test preempts it at once.
+# bg:A,B starts a background lane that runs `make A` and then `make B`, its output in
+# bin/logs/bg-lane.log; a target written nice:A runs at the lowest CPU priority (nice 19).
+# `wait` waits for the lane, prints its log and stops if it failed. `make test` uses one lane:
+# the long Kubernetes-based build (niced: it takes only the CPU the tests leave idle while they
+# wait on timers, sockets and child processes, and a woken test preempts it at once), then the
+# one-node cluster test, beside the tests that need neither.
 set -uo pipefail
 
 make_cmd=${MAKE:-make}
 log_dir=${BG_LOG_DIR:-bin/logs}
+lane_log=$log_dir/bg-lane.log
+lane_times=$log_dir/bg-lane.times
 durations=()
 status=0
 failed=
 run_start=$SECONDS
-bg_pids=()
-bg_names=()
-bg_starts=()
+lane_pid=
 
 record() { durations+=("$(printf '%-20s %5d s%s' "$1" "$2" "${3:-}")"); }
 
@@ -33,58 +34,73 @@ summary() {
 	fi
 }
 
-# A background build must not outlive an interrupted or failed run.
-stop_background() {
-	for pid in "${bg_pids[@]}"; do
-		kill -- "-$pid" 2>/dev/null
-	done
+# The lane must not outlive an interrupted or failed run: job control gave it a process group
+# of its own, so this reaches the compilers and test processes too. (Not setsid: with the
+# kernel's scheduler autogroups a new session gets an equal CPU share of its own, which nice
+# does not lower.)
+stop_lane() {
+	[ -z "$lane_pid" ] || kill -- "-$lane_pid" 2>/dev/null
 }
-trap stop_background EXIT
+trap stop_lane EXIT
 trap 'exit 130' INT TERM
 
-wait_background() {
-	local i pid name rc
-	for i in "${!bg_pids[@]}"; do
-		pid=${bg_pids[$i]}
-		name=${bg_names[$i]}
-		wait "$pid"
-		rc=$?
-		record "$name" $((SECONDS - bg_starts[i])) "  (in the background; log: $log_dir/$name.log)"
-		if [ $rc -ne 0 ]; then
-			echo "background make $name failed (exit $rc); its log, $log_dir/$name.log:"
-			cat "$log_dir/$name.log"
-			status=$rc
-			failed=$name
-			bg_pids=()
-			return 1
+# run_lane TARGET...: the lane's body; appends "target seconds exit" lines to $lane_times.
+run_lane() {
+	local t name start rc
+	for t in "$@"; do
+		name=${t#nice:}
+		start=$(date +%s)
+		echo "=== make $name$([ "$name" = "$t" ] || echo ' (nice 19)')"
+		if [ "$name" = "$t" ]; then
+			$make_cmd --no-print-directory "$name"
+		else
+			nice -n 19 $make_cmd --no-print-directory "$name"
 		fi
+		rc=$?
+		echo "$name $(($(date +%s) - start)) $rc" >>"$lane_times"
+		[ $rc -eq 0 ] || return $rc
 	done
-	bg_pids=()
-	bg_names=()
-	bg_starts=()
+}
+
+wait_lane() {
+	local rc name secs code
+	[ -n "$lane_pid" ] || return 0
+	wait "$lane_pid"
+	rc=$?
+	lane_pid=
+	echo "--- the background lane's output ($lane_log):"
+	cat "$lane_log"
+	echo "--- end of the background lane's output"
+	while read -r name secs code; do
+		record "$name" "$secs" "  (background lane)"
+		if [ "$code" -ne 0 ]; then
+			failed=$name
+		fi
+	done <"$lane_times"
+	if [ $rc -ne 0 ]; then
+		status=$rc
+		failed=${failed:-background lane}
+		return 1
+	fi
 }
 
 for target in "$@"; do
 	case $target in
 	bg:*)
-		name=${target#bg:}
 		mkdir -p "$log_dir"
-		echo "make $name: started in the background (nice 19), log: $log_dir/$name.log"
-		# Job control gives the job its own process group, so that stop_background reaches the
-		# compilers too. Not setsid: with the kernel's scheduler autogroups a new session gets
-		# its own equal CPU share and nice 19 would not lower it.
+		: >"$lane_times"
+		IFS=, read -r -a lane <<<"${target#bg:}"
+		echo "background lane started: ${lane[*]} (log: $lane_log)"
 		set -m
-		nice -n 19 $make_cmd --no-print-directory "$name" >"$log_dir/$name.log" 2>&1 &
+		run_lane "${lane[@]}" >"$lane_log" 2>&1 &
+		lane_pid=$!
 		set +m
-		bg_pids+=($!)
-		bg_names+=("$name")
-		bg_starts+=($SECONDS)
 		continue
 		;;
 	wait)
 		start=$SECONDS
-		[ ${#bg_pids[@]} -eq 0 ] || echo "waiting for the background make ${bg_names[*]}"
-		wait_background || break
+		[ -z "$lane_pid" ] || echo "waiting for the background lane"
+		wait_lane || break
 		record "(waited)" $((SECONDS - start))
 		continue
 		;;
@@ -99,8 +115,8 @@ for target in "$@"; do
 	fi
 done
 
-if [ -z "$failed" ] && [ ${#bg_pids[@]} -ne 0 ]; then
-	wait_background
+if [ -z "$failed" ] && [ -n "$lane_pid" ]; then
+	wait_lane
 fi
 summary
 exit $status

@@ -31,12 +31,15 @@ print-version: ## Print the version (the chart's appVersion) the binaries and im
 $(IMAGEBUILD): $(call inputs-stamp,imagebuild,hack/imagebuild/go.mod hack/imagebuild/go.sum $(filter-out %_test.go,$(wildcard hack/imagebuild/*.go)))
 	cd hack/imagebuild && $(GO) build -o $@ .
 
+# One build at a time (flock): make test runs test-images and test-cluster, both of which build
+# the images, at the same time. The tarballs are replaced by rename, so a reader never sees a
+# half-written one.
 images: $(IMAGEBUILD) ## Build the image tarballs into bin/images/ (signaling, manager + test images)
 	@test -x $(REDIS_SERVER) || { echo "images: $(REDIS_SERVER) is missing (apt-get install redis-server)"; exit 1; }
 	@mkdir -p $(IMAGE_BIN_DIR)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)" -o $(IMAGE_BIN_DIR)/ $(IMAGE_GO_PKGS)
-	$(IMAGEBUILD) -bin-dir $(IMAGE_BIN_DIR) -out-dir $(IMAGES_DIR) -version $(VERSION) -revision $(REVISION) \
-		-source-date-epoch $(SOURCE_DATE_EPOCH) -redis-server $(REDIS_SERVER)
+	flock $(IMAGE_BIN_DIR)/.lock sh -c 'CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)" \
+		-o $(IMAGE_BIN_DIR)/ $(IMAGE_GO_PKGS) && $(IMAGEBUILD) -bin-dir $(IMAGE_BIN_DIR) -out-dir $(IMAGES_DIR) \
+		-version $(VERSION) -revision $(REVISION) -source-date-epoch $(SOURCE_DATE_EPOCH) -redis-server $(REDIS_SERVER)')
 
 # The programs in the images and the version plumbing are tested first; then the tests read the
 # tarballs `make images` just wrote, rebuild everything into a temporary directory (same digests
