@@ -39,7 +39,7 @@ images: $(IMAGEBUILD) ## Build the image tarballs into bin/images/ (signaling, m
 	@mkdir -p $(IMAGE_BIN_DIR)
 	flock $(IMAGE_BIN_DIR)/.lock sh -c 'CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)" \
 		-o $(IMAGE_BIN_DIR)/ $(IMAGE_GO_PKGS) && $(IMAGEBUILD) -bin-dir $(IMAGE_BIN_DIR) -out-dir $(IMAGES_DIR) \
-		-version $(VERSION) -revision $(REVISION) -source-date-epoch $(SOURCE_DATE_EPOCH) -redis-server $(REDIS_SERVER)')
+		-version $(VERSION) -revision $(REVISION) -source-date-epoch $(SOURCE_DATE_EPOCH) -redis-server $(REDIS_SERVER)'
 
 # The programs in the images and the version plumbing are tested first; then the tests read the
 # tarballs `make images` just wrote, rebuild everything into a temporary directory (same digests
