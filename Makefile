@@ -41,7 +41,7 @@ inputs-stamp = $(shell mkdir -p $(STAMP_DIR) && sum=$$(cat $(2) | sha256sum) && 
 all: build
 
 help: ## Show the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
 
 build: ## Build the signaling node and the operator manager into bin/
 	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/signaling ./cmd/signaling
