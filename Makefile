@@ -13,7 +13,8 @@ BIN := $(CURDIR)/bin
 export GOFLAGS ?= -buildvcs=false
 
 TEST_TARGETS :=
-# Tests that need the Kubernetes-based tools (hack/mk/k8s-tools.mk); `make test` runs them last.
+# Tests that need the Kubernetes-based tools (hack/mk/k8s-tools.mk); `make test` runs them after
+# those tools are built (test-cluster in the background lane that builds them).
 K8S_TEST_TARGETS :=
 # Everything the tests build or install once (binaries under bin/, npm trees, Debian packages);
 # each hack/mk/*.mk file adds its own. `make test` builds them first, TOOLS_JOBS at a time, so

@@ -29,7 +29,8 @@ KUBE_BINS := $(addprefix $(KUBE_BIN_DIR)/,$(KUBE_COMPONENTS))
 COREDNS := $(KUBE_BIN_DIR)/coredns
 K8S_TOOLS := $(KUBE_BINS) $(COREDNS) $(ENVTEST_BINS) $(HELM) $(PROMTOOL) $(CONTROLLER_GEN)
 
-# Main packages, in the order of K8S_TOOLS; each binary is named after its package's last element.
+# Main packages; each binary is named after its package's last element, which the recipe uses to
+# move it to its place in K8S_TOOLS.
 K8S_TOOLS_PKGS := $(addprefix k8s.io/kubernetes/cmd/,$(KUBE_COMPONENTS)) ./coredns \
 	k8s.io/kubernetes/cmd/kube-apiserver ./etcd helm.sh/helm/v3/cmd/helm \
 	github.com/prometheus/prometheus/cmd/promtool sigs.k8s.io/controller-tools/cmd/controller-gen
