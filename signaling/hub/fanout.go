@@ -16,7 +16,7 @@ import (
 // and publishes it for the other nodes.
 func (h *Hub) broadcast(room, event string, data json.RawMessage, except string) {
 	offset := h.nextOffset()
-	h.deliverRoom(room, protocol.EventFrameOffset(event, data, offset), offset, event, except)
+	h.deliverRoom(room, protocol.EventFrameOffset(event, data, offset), offset, event, chatIDOf(event, data), except)
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
 	defer cancel()
 	err := h.opts.Broker.PublishRoom(ctx, room, broker.Message{
@@ -29,8 +29,8 @@ func (h *Hub) broadcast(room, event string, data json.RawMessage, except string)
 }
 
 // deliverRoom sends a ready frame (carrying offset, "" for none) to every local member
-// of room except one user.
-func (h *Hub) deliverRoom(room string, frame []byte, offset, event, except string) {
+// of room except one user. chatID is the message id of a chat_message ("" otherwise).
+func (h *Hub) deliverRoom(room string, frame []byte, offset, event, chatID, except string) {
 	h.mu.RLock()
 	lr := h.rooms[room]
 	var targets []*Session
@@ -49,7 +49,13 @@ func (h *Hub) deliverRoom(room string, frame []byte, offset, event, except strin
 		keep = 0
 	}
 	for _, s := range targets {
-		if s.push(frame, offset, keep) {
+		var ok bool
+		if chatID != "" {
+			ok = s.pushChat(frame, offset, chatID, keep)
+		} else {
+			ok = s.push(frame, offset, keep)
+		}
+		if ok {
 			sent++
 		}
 	}

@@ -92,6 +92,8 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		h.requestResyncLater()
 	}
 	h.cancelWindow(room, s.User.UserID)
+	// From membership until the history is read, live chat waits (joinchat.go).
+	s.holdChat()
 	displaced, lr, newRoom := h.addLocal(s, room)
 	if newRoom {
 		h.subscribeRoom(ctx, room, lr)
@@ -127,6 +129,7 @@ func (h *Hub) onJoinRoom(ctx context.Context, s *Session, payload json.RawMessag
 		}
 	}
 	history := h.joinHistory(ctx, room, cur == room)
+	s.releaseChat(history)
 	mode := info.Mode
 	if mode == "" {
 		mode = vocab.ModeP2P

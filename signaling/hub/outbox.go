@@ -33,6 +33,9 @@ type outbox struct {
 	seenUntil time.Time
 	// park records the frames of a dropped session (parking.go); nil while connected.
 	park *parking
+	// chat keeps a join's history and the live chat from carrying one message twice
+	// (joinchat.go).
+	chat joinChat
 }
 
 // push sends one frame to s (offset "" for frames that are not recoverable: acks,

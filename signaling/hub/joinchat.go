@@ -1,0 +1,97 @@
+// Chat around a join, each message once: the join ack carries the room's recent chat,
+// read after the session became a member so that no message falls between that history
+// and the live events (subscription.go). The price is overlap: a message stored before
+// the history read can also arrive live — during the read, or later when its publish
+// was slow — and a client that moved to this node may already have had it live on its
+// old connection before it is delivered here again. So while a join reads the history
+// the session's live chat waits; then the messages the history carries are dropped from
+// what waited, and for historyEcho afterwards from the live stream too.
+
+package hub
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/signaling/vocab"
+)
+
+// historyEcho bounds how late a live copy of a message sent in a join's history can
+// arrive: a publish queued behind a slow node or a Redis round trip, never minutes.
+const historyEcho = 30 * time.Second
+
+// joinChat is a session's chat state around its latest join; guarded by outbox.mu.
+type joinChat struct {
+	holding bool
+	held    []heldChat
+	// given are the ids of the last join's history, until givenUntil.
+	given      map[string]struct{}
+	givenUntil time.Time
+}
+
+type heldChat struct {
+	id, offset string
+	frame      []byte
+	keep       int
+}
+
+// chatIDOf is the id of a chat_message event's message ("" for other events).
+func chatIDOf(event string, data json.RawMessage) string {
+	if event != "chat_message" {
+		return ""
+	}
+	var m struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(data, &m)
+	return m.ID
+}
+
+// holdChat makes the session's live chat wait until releaseChat.
+func (s *Session) holdChat() {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	s.out.chat = joinChat{holding: true}
+}
+
+// releaseChat records the messages a join's history carried and sends the chat that
+// waited meanwhile, except those messages.
+func (s *Session) releaseChat(history []vocab.ChatMessage) {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	jc := &s.out.chat
+	held := jc.held
+	*jc = joinChat{}
+	if len(history) > 0 {
+		jc.given = make(map[string]struct{}, len(history))
+		for _, m := range history {
+			jc.given[m.ID] = struct{}{}
+		}
+		jc.givenUntil = time.Now().Add(historyEcho)
+	}
+	for _, c := range held {
+		if _, dup := jc.given[c.id]; !dup {
+			s.pushLocked(c.frame, c.offset, c.keep)
+		}
+	}
+}
+
+// pushChat sends a live chat message with id, unless the session's join is reading the
+// history (it waits) or that history already carried it.
+func (s *Session) pushChat(frame []byte, offset, id string, keep int) bool {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	jc := &s.out.chat
+	if jc.holding {
+		jc.held = append(jc.held, heldChat{id: id, offset: offset, frame: frame, keep: keep})
+		return true
+	}
+	if jc.given != nil {
+		if time.Now().After(jc.givenUntil) {
+			jc.given = nil
+		} else if _, dup := jc.given[id]; dup {
+			return true
+		}
+	}
+	return s.pushLocked(frame, offset, keep)
+}
