@@ -197,9 +197,11 @@ func runConvergence(b *testing.B, n int) {
 		if err := testClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, sc); err != nil {
 			b.Fatal(err)
 		}
+		before := sc.DeepCopy()
 		sc.Spec.LogLevel = "debug"
 		cw.arm(name, sc.Generation+1, time.Now())
-		if err := testClient.Update(ctx, sc); err != nil {
+		// A patch: the operator's status writes would make an Update conflict.
+		if err := testClient.Patch(ctx, sc, client.MergeFrom(before)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -216,9 +218,11 @@ func runConvergence(b *testing.B, n int) {
 		if err := testClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, sc); err != nil {
 			b.Fatal(err)
 		}
+		before := sc.DeepCopy()
 		sc.Spec.LogLevel = "warn"
 		cw.arm(name, sc.Generation+1, time.Now())
-		if err := testClient.Update(ctx, sc); err != nil {
+		// A patch: the operator's status writes would make an Update conflict.
+		if err := testClient.Patch(ctx, sc, client.MergeFrom(before)); err != nil {
 			b.Fatal(err)
 		}
 		deadline := time.Now().Add(time.Minute)

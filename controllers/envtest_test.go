@@ -276,9 +276,7 @@ func TestCreateBuildsWiredObjectsWithOwnerReferences(t *testing.T) {
 		t.Errorf("observedGeneration %d, generation %d", sc.Status.ObservedGeneration, sc.Generation)
 	}
 	// No Deployment controller in envtest: the Deployment never becomes available.
-	if err := conditionIs(sc, v1alpha1.ConditionAvailable, metav1.ConditionFalse, v1alpha1.ReasonMinimumReplicasUnavailable); err != nil {
-		t.Error(err)
-	}
+	waitCondition(t, client.ObjectKeyFromObject(sc), v1alpha1.ConditionAvailable, metav1.ConditionFalse, v1alpha1.ReasonMinimumReplicasUnavailable)
 
 	// The Deployment the API server defaulted must not be patched again: it keeps its
 	// resourceVersion across further reconciles (triggered here by a status-only change and a
@@ -486,8 +484,8 @@ func TestMediaHealthGateFlipsConditionEventsAndRedisVerdict(t *testing.T) {
 	}
 	msgs := sub.Channel()
 	// Two signaling nodes, one draining.
-	rc.Set(ctx, "node:{sig-a}", `{"nodeId":"sig-a","state":"active","updatedAt":1}`, time.Minute)
-	rc.Set(ctx, "node:{sig-b}", `{"nodeId":"sig-b","state":"draining","updatedAt":1}`, time.Minute)
+	rc.Set(ctx, "node:{sig-a}", `{"nodeId":"sig-a","state":"active","updatedAt":1}`, 10*time.Minute)   // outlives a slow run of the test
+	rc.Set(ctx, "node:{sig-b}", `{"nodeId":"sig-b","state":"draining","updatedAt":1}`, 10*time.Minute) // outlives a slow run of the test
 
 	startManager(t, ns, testOptions)
 	sc := newCluster(ns, "sig", redisAddr, media.URL)
@@ -616,9 +614,7 @@ func TestRedisUnreachableOrWrongPasswordIsReported(t *testing.T) {
 	if c := meta.FindStatusCondition(sc.Status.Conditions, v1alpha1.ConditionRedisReady); !strings.Contains(c.Message, "PING") {
 		t.Errorf("message %q", c.Message)
 	}
-	if err := conditionIs(sc, v1alpha1.ConditionDegraded, metav1.ConditionTrue, "RedisUnreachable"); err != nil {
-		t.Error(err)
-	}
+	waitCondition(t, client.ObjectKeyFromObject(down), v1alpha1.ConditionDegraded, metav1.ConditionTrue, "RedisUnreachable")
 	waitEvent(t, ns, "down", v1alpha1.EventRedisNotReady, corev1.EventTypeWarning)
 	waitCondition(t, client.ObjectKeyFromObject(badAuth), v1alpha1.ConditionRedisReady, metav1.ConditionFalse, v1alpha1.ReasonRedisAuthFailed)
 	waitCondition(t, client.ObjectKeyFromObject(noSecret), v1alpha1.ConditionRedisReady, metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound)

@@ -92,11 +92,12 @@ func TestManagedRedisPasswordIsGeneratedKeptAndRotatedOnRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertControlledBy(t, pvc, sc)
+	// The NetworkPolicies are the reconcile's last step: wait for them too.
 	for _, name := range []string{"sig", "sig-redis"} {
 		np := &networkingv1.NetworkPolicy{}
-		if err := testClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, np); err != nil {
-			t.Fatalf("NetworkPolicy %s: %v", name, err)
-		}
+		eventually(t, 30*time.Second, "NetworkPolicy "+name, func() error {
+			return testClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, np)
+		})
 		assertControlledBy(t, np, sc)
 	}
 

@@ -51,9 +51,7 @@ func TestUnlabelledSecretIsNotReadAndSaysSo(t *testing.T) {
 	if c := meta.FindStatusCondition(sc.Status.Conditions, v1alpha1.ConditionRedisReady); !strings.Contains(c.Message, v1alpha1.LabelSecretUse) {
 		t.Errorf("RedisReady message %q does not name the label", c.Message)
 	}
-	if err := conditionIs(sc, v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonSecretNotLabelled); err != nil {
-		t.Error(err)
-	}
+	waitCondition(t, key, v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonSecretNotLabelled)
 
 	// The operator's memory holds the labelled Secret only.
 	var cached corev1.SecretList
