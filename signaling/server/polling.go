@@ -109,7 +109,7 @@ type pollConn struct {
 	notify    chan struct{} // a frame was queued or the session is upgrading
 	done      chan struct{} // closed with the session
 	polling   bool          // a GET waits
-	upgrading bool          // a probe succeeded: the next poll answers noop
+	upgrading bool          // a probe succeeded: polls answer noop (upgradeNoopEvery)
 	noopSent  bool
 	ws        transport // the local WebSocket after the upgrade
 	bridged   bool      // upgraded to a WebSocket on another node
@@ -201,10 +201,22 @@ func (p *pollConn) takeLocked() [][]byte {
 	return batch
 }
 
+// upgradeNoopEvery: while an upgrade is under way every poll is answered (a noop when
+// nothing is queued) this soon, as the reference server does. The client may poll again
+// before it reads 3probe, and then holds its sends until that poll ends: a poll held until
+// the next ping stalled the client's events for up to a ping interval.
+const upgradeNoopEvery = 100 * time.Millisecond
+
 // poll answers one GET: the queued packets joined by the record separator, waiting for
 // some until ctx ends. gone tells a client that went away (the session closes, as in the
 // reference server) from a relay's time limit (answered with a noop).
 func (p *pollConn) poll(ctx context.Context, gone bool) httpReply {
+	var upgradeTick *time.Timer
+	defer func() {
+		if upgradeTick != nil {
+			upgradeTick.Stop()
+		}
+	}()
 	p.mu.Lock()
 	if p.polling {
 		p.mu.Unlock()
@@ -232,10 +244,22 @@ func (p *pollConn) poll(ctx context.Context, gone bool) httpReply {
 			p.mu.Unlock()
 			return payloadReply(protocol.EncodePayload(batch))
 		}
+		var tick <-chan time.Time
+		if p.upgrading {
+			if upgradeTick == nil {
+				upgradeTick = time.NewTimer(upgradeNoopEvery)
+			}
+			tick = upgradeTick.C
+		}
 		p.mu.Unlock()
 		select {
 		case <-p.notify:
 		case <-p.done:
+		case <-tick:
+			p.mu.Lock()
+			p.polling = false
+			p.mu.Unlock()
+			return payloadReply([]byte{byte(protocol.EngineNoop)})
 		case <-ctx.Done():
 			p.mu.Lock()
 			p.polling = false

@@ -421,7 +421,7 @@ func (k *socket) end() {
 	if k.sess != nil {
 		k.s.caps.releaseUser(k.sess.User.UserID)
 		k.s.opts.Hub.Disconnect(k.sess, k.why)
-		k.log.Debug("session ended", "user", k.sess.User.UserID, "reason", reason)
+		k.log.Debug("session ended", "reason", reason) // the logger carries the user since CONNECT
 	}
 }
 

@@ -219,6 +219,8 @@ func (ps *pollSession) bridgeStep(from, step string, env relayEnvelope) {
 			p.mu.Unlock()
 			if bridged {
 				p.Close("transport close")
+			} else {
+				p.abortUpgrade() // the probe's socket closed before 5: polling goes on
 			}
 		}
 		return
@@ -247,7 +249,9 @@ func (ps *pollSession) bridgeStep(from, step string, env relayEnvelope) {
 		p.wake()
 		s.m.PollingSessions.Dec()
 		go ps.pump(from, env.Req)
+		ps.logDebug("upgraded to websocket", "bridge", from)
 	default:
+		p.abortUpgrade()
 		_ = s.publishStep(from, stepWSClose, ps.sid, relayEnvelope{Req: env.Req})
 	}
 }

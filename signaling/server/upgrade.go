@@ -79,10 +79,19 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, ps *pollSe
 func (s *Server) runUpgrade(ps *pollSession, ws *websocket.Conn) {
 	c := newWSConn(ws, s.opts.SendQueue, s.opts.SendQueueBytes, s.opts.PingInterval, s.opts.WriteTimeout, func() { s.m.SlowConsumers.Inc() })
 	_ = ws.SetReadDeadline(time.Now().Add(upgradeTimeout))
+	failed := func(why string) {
+		c.Close("upgrade failed")
+		ps.conn.abortUpgrade() // the session goes on polling
+		ps.logDebug("upgrade to websocket failed; polling goes on", "why", why)
+	}
 	for upgraded := false; !upgraded; {
 		mt, frame, err := ws.ReadMessage()
-		if err != nil || mt != websocket.TextMessage {
-			c.Close("upgrade failed") // the session goes on polling
+		if err != nil {
+			failed(err.Error())
+			return
+		}
+		if mt != websocket.TextMessage {
+			failed("binary frame")
 			return
 		}
 		switch {
@@ -91,14 +100,15 @@ func (s *Server) runUpgrade(ps *pollSession, ws *websocket.Conn) {
 			ps.conn.startUpgrade()
 		case len(frame) == 1 && frame[0] == byte(protocol.EngineUpgrade) && ps.conn.isUpgrading():
 			if !ps.conn.upgradeTo(c) {
-				c.Close("upgrade failed")
+				c.Close("upgrade failed") // the session closed meanwhile
 				return
 			}
 			s.m.PollingSessions.Dec()
 			c.startPings()
 			upgraded = true
+			ps.logDebug("upgraded to websocket")
 		default:
-			c.Close("upgrade failed")
+			failed("unexpected packet during the probe")
 			return
 		}
 	}
@@ -138,6 +148,15 @@ func (p *pollConn) startUpgrade() {
 	p.wake()
 }
 
+// abortUpgrade: the probe's WebSocket failed before 5; polls are long again.
+func (p *pollConn) abortUpgrade() {
+	p.mu.Lock()
+	if p.ws == nil && !p.bridged {
+		p.upgrading, p.noopSent = false, false
+	}
+	p.mu.Unlock()
+}
+
 func (p *pollConn) isUpgrading() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -169,4 +188,12 @@ func (p *pollConn) wakeLocked() {
 	case p.notify <- struct{}{}:
 	default:
 	}
+}
+
+// logDebug logs on the session's logger (which the CONNECT replaces under mu).
+func (ps *pollSession) logDebug(msg string, args ...any) {
+	ps.mu.Lock()
+	l := ps.k.log
+	ps.mu.Unlock()
+	l.Debug(msg, args...)
 }
