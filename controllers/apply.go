@@ -52,6 +52,42 @@ func (r *SignalingClusterReconciler) apply(ctx context.Context, s *scope, obj cl
 	return nil
 }
 
+// applyLocked is apply for an object whose mutate decides from what it read (the managed
+// Redis password: made when absent or when a rotation is asked for). The patch carries the
+// resourceVersion read, so a read from a cache that has not yet seen the operator's own
+// last write fails with a conflict (the reconcile runs again) instead of acting twice.
+func (r *SignalingClusterReconciler) applyLocked(ctx context.Context, s *scope, obj client.Object, mutate func()) error {
+	err := r.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+	switch {
+	case apierrors.IsNotFound(err):
+		mutate()
+		if err := controllerutil.SetControllerReference(s.sc, obj, r.Scheme); err != nil {
+			return err
+		}
+		// A cache that missed our own create gets AlreadyExists here: the same retry.
+		if err := r.Create(ctx, obj); err != nil {
+			return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
+		}
+		logf.FromContext(ctx).V(1).Info("applied", "kind", fmt.Sprintf("%T", obj), "name", obj.GetName(), "result", controllerutil.OperationResultCreated)
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading %T %s: %w", obj, obj.GetName(), err)
+	}
+	before := obj.DeepCopyObject().(client.Object)
+	mutate()
+	if err := controllerutil.SetControllerReference(s.sc, obj, r.Scheme); err != nil {
+		return err
+	}
+	if equality.Semantic.DeepEqual(before, obj) {
+		return nil
+	}
+	if err := r.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("applying %T %s: %w", obj, obj.GetName(), err)
+	}
+	logf.FromContext(ctx).V(1).Info("applied", "kind", fmt.Sprintf("%T", obj), "name", obj.GetName(), "result", controllerutil.OperationResultUpdated)
+	return nil
+}
+
 // deleteOwned removes an optional child the spec no longer asks for.
 func (r *SignalingClusterReconciler) deleteOwned(ctx context.Context, s *scope, obj client.Object) error {
 	err := r.Get(ctx, client.ObjectKeyFromObject(obj), obj)

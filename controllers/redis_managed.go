@@ -131,7 +131,7 @@ func (r *SignalingClusterReconciler) ensureManagedRedisAuth(ctx context.Context,
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: redisAuthName(s.sc), Namespace: s.sc.Namespace}}
 	rotateFor := s.sc.Annotations[v1alpha1.AnnotationRotateRedisPassword]
 	var password string
-	err := r.apply(ctx, s, secret, func() {
+	err := r.applyLocked(ctx, s, secret, func() {
 		labels := objectLabels(s.sc, componentRedis)
 		labels[v1alpha1.LabelSecretUse] = v1alpha1.LabelSecretUseValue // the operator reads it back
 		secret.Labels = mergeStringMaps(secret.Labels, labels)

@@ -26,6 +26,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -145,5 +146,78 @@ func TestManagedRedisPasswordIsGeneratedKeptAndRotatedOnRequest(t *testing.T) {
 	})
 	if now, err := observe(); err != nil || now != rotated {
 		t.Errorf("after a second reconcile: %+v (%v), want %+v", now, err, rotated)
+	}
+}
+
+// staleSecret is a client whose reads of one Secret return an old copy: the operator's
+// informer cache before it has seen the operator's own last write.
+type staleSecret struct {
+	client.Client
+	key   types.NamespacedName
+	stale *corev1.Secret
+}
+
+func (c staleSecret) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if s, ok := obj.(*corev1.Secret); ok && key == c.key {
+		c.stale.DeepCopyInto(s)
+		return nil
+	}
+	return c.Client.Get(ctx, key, obj, opts...)
+}
+
+// A reconcile that reads the managed Secret from a cache still behind the rotation it
+// just wrote must not rotate again (the nodes and Redis would restart twice): its write
+// fails with a conflict and the next reconcile reads the rotated password. Before, the
+// patch carried no resourceVersion and a second password replaced the first.
+func TestManagedRedisPasswordRotatesOnceWhenTheCacheIsBehind(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := newNamespace(t)
+	sc := newCluster(ns, "sig", "", "")
+	sc.Spec.Redis = v1alpha1.RedisSpec{Managed: true}
+	if err := testClient.Create(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	authKey := types.NamespacedName{Namespace: ns, Name: "sig-redis-auth"}
+	password := func() string {
+		secret := &corev1.Secret{}
+		if err := testClient.Get(ctx, authKey, secret); err != nil {
+			t.Fatal(err)
+		}
+		return string(secret.Data["password"])
+	}
+	reconcileAuth := func(c client.Client) error {
+		r := &SignalingClusterReconciler{Client: c, Scheme: testClient.Scheme()}
+		return r.ensureManagedRedisAuth(ctx, &scope{sc: sc, secretValues: map[string][]byte{}})
+	}
+
+	if err := reconcileAuth(testClient); err != nil {
+		t.Fatal(err)
+	}
+	before := &corev1.Secret{}
+	if err := testClient.Get(ctx, authKey, before); err != nil {
+		t.Fatal(err)
+	}
+	sc.Annotations = map[string]string{v1alpha1.AnnotationRotateRedisPassword: "2026-12-06T09:00:00Z"}
+	if err := reconcileAuth(testClient); err != nil {
+		t.Fatal(err)
+	}
+	rotated := password()
+	if rotated == string(before.Data["password"]) {
+		t.Fatal("the rotation did not change the password")
+	}
+
+	err := reconcileAuth(staleSecret{Client: testClient, key: authKey, stale: before})
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("a reconcile on a stale read returned %v, want a conflict", err)
+	}
+	if now := password(); now != rotated {
+		t.Fatal("a reconcile on a stale read rotated the password a second time")
+	}
+	if err := reconcileAuth(testClient); err != nil {
+		t.Fatal(err)
+	}
+	if now := password(); now != rotated {
+		t.Fatal("the next reconcile changed the rotated password")
 	}
 }
