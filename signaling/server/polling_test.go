@@ -227,25 +227,10 @@ func TestPollingCORSFollowsAllowedOrigins(t *testing.T) {
 	}
 }
 
-// upgrade runs the probe sequence on ws for a session whose poll is pending.
+// upgrade runs the probe sequence (probe, upgrade_test.go) and sends 5.
 func upgrade(t *testing.T, p poller, pollBase, wsBase, sid string) *websocket.Conn {
 	t.Helper()
-	pending := make(chan reply, 1)
-	go func() { pending <- p.do(http.MethodGet, pollURL(pollBase, sid), "") }()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(wsBase, "http")+"/socket.io/?EIO=4&transport=websocket&sid="+sid, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
-	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, m, err := ws.ReadMessage()
-	if err != nil || string(m) != "3probe" {
-		t.Fatalf("probe answer %q %v", m, err)
-	}
-	if r := <-pending; r.status != 200 || r.body != "6" {
-		t.Fatalf("the pending poll answered %d %q, want the noop 6", r.status, r.body)
-	}
+	ws := probe(t, p, pollBase, wsBase, sid)
 	_ = ws.WriteMessage(websocket.TextMessage, []byte("5"))
 	return ws
 }
