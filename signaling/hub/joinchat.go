@@ -20,6 +20,11 @@ import (
 // arrive: a publish queued behind a slow node or a Redis round trip, never minutes.
 const historyEcho = 30 * time.Second
 
+// maxHeldChat bounds what waits for one join (a join stuck on a slow Redis in a busy
+// room): beyond it what waited and what follows go out at once, in order, and may repeat a
+// message of the history.
+const maxHeldChat = 256
+
 // joinChat is a session's chat state around its latest join; guarded by outbox.mu.
 type joinChat struct {
 	holding bool
@@ -83,8 +88,15 @@ func (s *Session) pushChat(frame []byte, offset, id string, keep int) bool {
 	defer s.out.mu.Unlock()
 	jc := &s.out.chat
 	if jc.holding {
-		jc.held = append(jc.held, heldChat{id: id, offset: offset, frame: frame, keep: keep})
-		return true
+		if len(jc.held) < maxHeldChat {
+			jc.held = append(jc.held, heldChat{id: id, offset: offset, frame: frame, keep: keep})
+			return true
+		}
+		// Too much waits: send it all, in order, and wait no more for this join.
+		for _, c := range jc.held {
+			s.pushLocked(c.frame, c.offset, c.keep)
+		}
+		jc.holding, jc.held = false, nil
 	}
 	if jc.given != nil {
 		if time.Now().After(jc.givenUntil) {

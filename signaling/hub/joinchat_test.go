@@ -3,6 +3,7 @@ package hub_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -159,5 +160,41 @@ func TestChatArrivingDuringTheHistoryReadIsDeliveredOnce(t *testing.T) {
 	r.publish(message("r1", "after"))
 	if got := nextChatID(t, bob); got != "after" {
 		t.Fatalf("bob's next live chat message %q, want after", got)
+	}
+}
+
+// A join whose history read is slow in a busy room holds at most 256 chat messages; the
+// rest are not held back, and everything arrives once, in order.
+func TestChatHeldForASlowHistoryReadIsBoundedAndKeepsItsOrder(t *testing.T) {
+	r := newChatRoom(t)
+	alice, bob := connect(t, r.h, "alice"), connect(t, r.h, "bob")
+	join(t, alice, "r1")
+
+	gate := make(chan struct{})
+	r.log.gate.Store(&gate)
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		if err := bob.call("join_room", map[string]string{"roomId": "r1"}, nil); err != nil {
+			t.Errorf("bob's join: %v", err)
+		}
+	}()
+	<-r.log.entered
+	const sent = 300
+	for i := range sent {
+		r.publish(message("r1", fmt.Sprint(i)))
+	}
+	// Beyond the bound nothing waits for the history: bob hears the first messages now.
+	for i := range sent {
+		if got := nextChatID(t, bob); got != fmt.Sprint(i) {
+			t.Fatalf("bob's live chat message %d is %q, want %d", i, got, i)
+		}
+	}
+	r.log.gate.Store(nil)
+	close(gate)
+	<-acked
+	r.publish(message("r1", "after"))
+	if got := nextChatID(t, bob); got != "after" {
+		t.Fatalf("after the join bob got %q, want after (each message once)", got)
 	}
 }
