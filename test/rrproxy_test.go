@@ -7,22 +7,27 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 )
 
-// rrProxy is a round-robin HTTP load balancer without affinity: every request (a
-// handshake, each poll, each POST, each WebSocket upgrade) goes to the next live backend,
-// whatever session it belongs to. A WebSocket upgrade of an existing session is sent to a
-// node that does not own it (the worst case), so that the upgrade is always bridged.
+// rrProxy is a round-robin HTTP load balancer without affinity, at its worst for a
+// session: every request of a session (each poll, each POST, each WebSocket upgrade) goes
+// to the live backend after the one its previous request went to (after the owner for its
+// first), so no two in a row land on one node; handshakes go round the backends in turn.
+// A WebSocket upgrade is never sent to the session's owner, so that it is always bridged.
+// (A single counter for all requests let concurrent sessions' requests interleave so that
+// one session's few requests could all land on one node.)
 type rrProxy struct {
 	srv      *httptest.Server
 	backends []rrBackend
-	next     atomic.Uint64
 
 	mu     sync.Mutex
+	next   int                        // the backend of the next handshake
+	last   map[string]int             // sid → the backend of its latest request
 	served map[string]map[string]bool // sid → backend node ids that served a request of it
 }
 
@@ -34,7 +39,7 @@ type rrBackend struct {
 
 func startRRProxy(t *testing.T, nodeIDs, urls []string) *rrProxy {
 	t.Helper()
-	p := &rrProxy{served: map[string]map[string]bool{}}
+	p := &rrProxy{last: map[string]int{}, served: map[string]map[string]bool{}}
 	for i, u := range urls {
 		pu, err := url.Parse(u)
 		if err != nil {
@@ -86,10 +91,26 @@ func (p *rrProxy) pick(sid string, upgrade bool) (rrBackend, bool) {
 		o, _ := base64.RawURLEncoding.DecodeString(sid[i+1:])
 		owner = string(o)
 	}
-	for range 2 * len(p.backends) {
-		b := p.backends[int(p.next.Add(1)-1)%len(p.backends)]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	start := p.next
+	if sid != "" {
+		prev, seen := p.last[sid]
+		if !seen {
+			prev = slices.IndexFunc(p.backends, func(b rrBackend) bool { return b.nodeID == owner })
+		}
+		start = prev + 1
+	}
+	for k := range len(p.backends) {
+		i := (start + k) % len(p.backends)
+		b := p.backends[i]
 		if b.dead.Load() || (upgrade && b.nodeID == owner) {
 			continue
+		}
+		if sid != "" {
+			p.last[sid] = i
+		} else {
+			p.next = i + 1
 		}
 		return b, true
 	}
