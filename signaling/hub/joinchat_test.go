@@ -38,7 +38,8 @@ type chatRoom struct {
 	h      *hub.Hub
 }
 
-func newChatRoom(t *testing.T) *chatRoom {
+// newChatRoom returns the hub with alice in room r1 and bob connected.
+func newChatRoom(t *testing.T) (r *chatRoom, alice, bob *client) {
 	bus := broker.NewMemoryBus()
 	remote := broker.NewMemory(bus)
 	if err := remote.Start(context.Background(), "node-remote", func(broker.Message) {}); err != nil {
@@ -46,7 +47,30 @@ func newChatRoom(t *testing.T) *chatRoom {
 	}
 	t.Cleanup(func() { remote.Close() })
 	log := &gatedChatLog{MemoryChatLog: hub.MemoryChatLog{Keep: 50}, entered: make(chan struct{}, 1)}
-	return &chatRoom{t: t, log: log, remote: remote, h: startHub(t, hub.Options{Broker: broker.NewMemory(bus), Chat: log})}
+	r = &chatRoom{t: t, log: log, remote: remote, h: startHub(t, hub.Options{Broker: broker.NewMemory(bus), Chat: log})}
+	alice, bob = connect(t, r.h, "alice"), connect(t, r.h, "bob")
+	join(t, alice, "r1")
+	return r, alice, bob
+}
+
+// joinWithHistoryHeld starts c's join of room and returns once c is a member and its
+// history read waits; open lets the read go on, and the ack then arrives on acked.
+func (r *chatRoom) joinWithHistoryHeld(c *client, room string) (acked <-chan joinAck, open func()) {
+	gate := make(chan struct{})
+	r.log.gate.Store(&gate)
+	ch := make(chan joinAck, 1)
+	go func() {
+		var a joinAck
+		if err := c.call("join_room", map[string]string{"roomId": room}, &a); err != nil {
+			r.t.Errorf("%s's join: %v", c.s.User.UserID, err)
+		}
+		ch <- a
+	}()
+	<-r.log.entered
+	return ch, func() {
+		r.log.gate.Store(nil)
+		close(gate)
+	}
 }
 
 // message is a chat message of room from a user of the other node.
@@ -86,6 +110,14 @@ func nextChatID(t *testing.T, c *client) string {
 	return m.ID
 }
 
+// expectChat fails unless c's next live chat message is want (why: the reason, if any).
+func expectChat(t *testing.T, c *client, want, why string) {
+	t.Helper()
+	if got := nextChatID(t, c); got != want {
+		t.Fatalf("%s's next live chat message is %q, want %q %s", c.s.User.UserID, got, want, why)
+	}
+}
+
 func historyIDs(a joinAck) []string {
 	ids := []string{}
 	for _, m := range a.Chat {
@@ -99,9 +131,7 @@ func historyIDs(a joinAck) []string {
 // joiner once, in the history; members whose join did not carry it hear it live.
 // Before, it came live as well: a rolling restart counted a duplicated delivery.
 func TestALateLiveCopyOfAMessageInTheJoinHistoryIsNotDelivered(t *testing.T) {
-	r := newChatRoom(t)
-	alice, bob := connect(t, r.h, "alice"), connect(t, r.h, "bob")
-	join(t, alice, "r1")
+	r, alice, bob := newChatRoom(t)
 
 	late := message("r1", "late")
 	r.store(late)
@@ -111,90 +141,49 @@ func TestALateLiveCopyOfAMessageInTheJoinHistoryIsNotDelivered(t *testing.T) {
 	r.publish(late)
 	r.publish(message("r1", "next"))
 
-	if got := nextChatID(t, alice); got != "late" {
-		t.Fatalf("alice's first live chat message %q, want late (her join did not carry it)", got)
-	}
-	if got := nextChatID(t, bob); got != "next" {
-		t.Fatalf("bob's first live chat message %q, want next: late was in his join history", got)
-	}
+	expectChat(t, alice, "late", "(her join did not carry it)")
+	expectChat(t, bob, "next", "(late was in his join history)")
 }
 
 // Chat that arrives while a join reads the history waits for it: what the history holds
 // is not sent again live, what it does not hold is delivered.
 func TestChatArrivingDuringTheHistoryReadIsDeliveredOnce(t *testing.T) {
-	r := newChatRoom(t)
-	alice, bob := connect(t, r.h, "alice"), connect(t, r.h, "bob")
-	join(t, alice, "r1")
+	r, alice, bob := newChatRoom(t)
 
-	gate := make(chan struct{})
-	r.log.gate.Store(&gate)
-	acked := make(chan joinAck, 1)
-	go func() {
-		var a joinAck
-		if err := bob.call("join_room", map[string]string{"roomId": "r1"}, &a); err != nil {
-			t.Errorf("bob's join: %v", err)
-		}
-		acked <- a
-	}()
-	<-r.log.entered // bob is a member and his history read waits
+	acked, open := r.joinWithHistoryHeld(bob, "r1")
 
 	stored := message("r1", "stored")
 	r.store(stored)
 	r.publish(stored)
 	r.publish(message("r1", "unstored")) // e.g. its node's store finished after our read
-	if got := nextChatID(t, alice); got != "stored" {
-		t.Fatalf("alice got %q, want stored", got)
-	}
-	if got := nextChatID(t, alice); got != "unstored" {
-		t.Fatalf("alice got %q, want unstored", got)
-	}
-	r.log.gate.Store(nil)
-	close(gate)
+	expectChat(t, alice, "stored", "")
+	expectChat(t, alice, "unstored", "")
+	open()
 
 	if got := historyIDs(<-acked); len(got) != 1 || got[0] != "stored" {
 		t.Fatalf("bob's join history %v, want [stored]", got)
 	}
-	if got := nextChatID(t, bob); got != "unstored" {
-		t.Fatalf("bob's first live chat message %q, want unstored: stored was in his join history", got)
-	}
+	expectChat(t, bob, "unstored", "(stored was in his join history)")
 	r.publish(message("r1", "after"))
-	if got := nextChatID(t, bob); got != "after" {
-		t.Fatalf("bob's next live chat message %q, want after", got)
-	}
+	expectChat(t, bob, "after", "")
 }
 
 // A join whose history read is slow in a busy room holds at most 256 chat messages; the
 // rest are not held back, and everything arrives once, in order.
 func TestChatHeldForASlowHistoryReadIsBoundedAndKeepsItsOrder(t *testing.T) {
-	r := newChatRoom(t)
-	alice, bob := connect(t, r.h, "alice"), connect(t, r.h, "bob")
-	join(t, alice, "r1")
+	r, _, bob := newChatRoom(t)
 
-	gate := make(chan struct{})
-	r.log.gate.Store(&gate)
-	acked := make(chan struct{})
-	go func() {
-		defer close(acked)
-		if err := bob.call("join_room", map[string]string{"roomId": "r1"}, nil); err != nil {
-			t.Errorf("bob's join: %v", err)
-		}
-	}()
-	<-r.log.entered
+	acked, open := r.joinWithHistoryHeld(bob, "r1")
 	const sent = 300
 	for i := range sent {
 		r.publish(message("r1", fmt.Sprint(i)))
 	}
 	// Beyond the bound nothing waits for the history: bob hears the first messages now.
 	for i := range sent {
-		if got := nextChatID(t, bob); got != fmt.Sprint(i) {
-			t.Fatalf("bob's live chat message %d is %q, want %d", i, got, i)
-		}
+		expectChat(t, bob, fmt.Sprint(i), "(in order, before the join's history read ends)")
 	}
-	r.log.gate.Store(nil)
-	close(gate)
+	open()
 	<-acked
 	r.publish(message("r1", "after"))
-	if got := nextChatID(t, bob); got != "after" {
-		t.Fatalf("after the join bob got %q, want after (each message once)", got)
-	}
+	expectChat(t, bob, "after", "(each message once)")
 }
