@@ -22,7 +22,7 @@ type fakeConn struct {
 	mu     sync.Mutex
 	frames [][]byte
 	closed bool
-	wake   chan struct{} // signalled on every frame
+	wake   chan struct{} // signalled on every frame and on close
 }
 
 func (c *fakeConn) Send(frame []byte) bool {
@@ -43,6 +43,11 @@ func (c *fakeConn) Close(string) {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
+	// A reader waiting for the close wakes up (its last frame's signal may be consumed).
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (c *fakeConn) frame(i int) ([]byte, bool) {

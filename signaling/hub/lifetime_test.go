@@ -68,10 +68,11 @@ func waitClosedAfterDisconnect(t *testing.T, c *client) {
 			}
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-c.conn.wake:
+		case <-time.After(time.Until(deadline)):
 			t.Fatal("the socket of an expired token was not closed")
 		}
-		<-c.conn.wake
 	}
 }
 
