@@ -16,7 +16,7 @@ import (
 // and publishes it for the other nodes.
 func (h *Hub) broadcast(room, event string, data json.RawMessage, except string) {
 	offset := h.nextOffset()
-	h.deliverRoom(room, protocol.EventFrameOffset(event, data, offset), offset, event, chatIDOf(event, data), except)
+	h.deliverRoom(room, protocol.EventFrameOffset(event, data, offset), offset, event, data, except)
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RedisTimeout)
 	defer cancel()
 	err := h.opts.Broker.PublishRoom(ctx, room, broker.Message{
@@ -29,8 +29,8 @@ func (h *Hub) broadcast(room, event string, data json.RawMessage, except string)
 }
 
 // deliverRoom sends a ready frame (carrying offset, "" for none) to every local member
-// of room except one user. chatID is the message id of a chat_message ("" otherwise).
-func (h *Hub) deliverRoom(room string, frame []byte, offset, event, chatID, except string) {
+// of room except one user. data is the event's payload, frame's source.
+func (h *Hub) deliverRoom(room string, frame []byte, offset, event string, data json.RawMessage, except string) {
 	h.mu.RLock()
 	lr := h.rooms[room]
 	var targets []*Session
@@ -48,10 +48,14 @@ func (h *Hub) deliverRoom(room string, frame []byte, offset, event, chatID, exce
 	if offset == "" {
 		keep = 0
 	}
+	var chat *chatID
+	if event == "chat_message" {
+		chat = &chatID{data: data}
+	}
 	for _, s := range targets {
 		var ok bool
-		if chatID != "" {
-			ok = s.pushChat(frame, offset, chatID, keep)
+		if chat != nil {
+			ok = s.pushChat(frame, offset, chat, keep)
 		} else {
 			ok = s.push(frame, offset, keep)
 		}

@@ -23,7 +23,7 @@ func (h *Hub) onBrokerMessage(m broker.Message) {
 		if m.Event == "user_left" || m.Event == "user_joined" {
 			h.forgetRouteOf(m)
 		}
-		h.deliverRoom(m.Room, protocol.EventFrameOffset(m.Event, m.Data, m.Offset), m.Offset, m.Event, chatIDOf(m.Event, m.Data), m.Except)
+		h.deliverRoom(m.Room, protocol.EventFrameOffset(m.Event, m.Data, m.Offset), m.Offset, m.Event, m.Data, m.Except)
 	case broker.TypeUser:
 		if m.Event == "error" && m.From != "" {
 			h.routes.forget(m.Room, m.From) // a relay to From bounced: look it up again
