@@ -39,7 +39,21 @@ import (
 // apply creates or patches obj with mutate and sets the controller reference. Only the fields
 // mutate sets are compared, so API-server defaults never cause a write.
 func (r *SignalingClusterReconciler) apply(ctx context.Context, s *scope, obj client.Object, mutate func()) error {
-	res, err := controllerutil.CreateOrPatch(ctx, r.Client, obj, func() error {
+	return r.applyWith(ctx, s, obj, mutate, controllerutil.CreateOrPatch)
+}
+
+// applyLocked is apply for an object whose mutate decides from what it read (the managed
+// Redis password: made when absent or when a rotation is asked for). The patch carries the
+// resourceVersion read, so a read from a cache that has not yet seen the operator's own
+// last write fails with a conflict (the reconcile runs again) instead of acting twice.
+func (r *SignalingClusterReconciler) applyLocked(ctx context.Context, s *scope, obj client.Object, mutate func()) error {
+	return r.applyWith(ctx, s, obj, mutate, createOrPatchLocked)
+}
+
+type writeFunc func(context.Context, client.Client, client.Object, controllerutil.MutateFn) (controllerutil.OperationResult, error)
+
+func (r *SignalingClusterReconciler) applyWith(ctx context.Context, s *scope, obj client.Object, mutate func(), write writeFunc) error {
+	res, err := write(ctx, r.Client, obj, func() error {
 		mutate()
 		return controllerutil.SetControllerReference(s.sc, obj, r.Scheme)
 	})
@@ -52,40 +66,33 @@ func (r *SignalingClusterReconciler) apply(ctx context.Context, s *scope, obj cl
 	return nil
 }
 
-// applyLocked is apply for an object whose mutate decides from what it read (the managed
-// Redis password: made when absent or when a rotation is asked for). The patch carries the
-// resourceVersion read, so a read from a cache that has not yet seen the operator's own
-// last write fails with a conflict (the reconcile runs again) instead of acting twice.
-func (r *SignalingClusterReconciler) applyLocked(ctx context.Context, s *scope, obj client.Object, mutate func()) error {
-	err := r.Get(ctx, client.ObjectKeyFromObject(obj), obj)
-	switch {
-	case apierrors.IsNotFound(err):
-		mutate()
-		if err := controllerutil.SetControllerReference(s.sc, obj, r.Scheme); err != nil {
-			return err
+// createOrPatchLocked is controllerutil.CreateOrPatch with an optimistic lock: the patch
+// fails with a conflict when the object changed since it was read (and the create with
+// AlreadyExists when a cache missed it).
+func createOrPatchLocked(ctx context.Context, c client.Client, obj client.Object, f controllerutil.MutateFn) (controllerutil.OperationResult, error) {
+	if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return controllerutil.OperationResultNone, err
 		}
-		// A cache that missed our own create gets AlreadyExists here: the same retry.
-		if err := r.Create(ctx, obj); err != nil {
-			return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
+		if err := f(); err != nil {
+			return controllerutil.OperationResultNone, err
 		}
-		logf.FromContext(ctx).V(1).Info("applied", "kind", fmt.Sprintf("%T", obj), "name", obj.GetName(), "result", controllerutil.OperationResultCreated)
-		return nil
-	case err != nil:
-		return fmt.Errorf("reading %T %s: %w", obj, obj.GetName(), err)
+		if err := c.Create(ctx, obj); err != nil {
+			return controllerutil.OperationResultNone, err
+		}
+		return controllerutil.OperationResultCreated, nil
 	}
 	before := obj.DeepCopyObject().(client.Object)
-	mutate()
-	if err := controllerutil.SetControllerReference(s.sc, obj, r.Scheme); err != nil {
-		return err
+	if err := f(); err != nil {
+		return controllerutil.OperationResultNone, err
 	}
 	if equality.Semantic.DeepEqual(before, obj) {
-		return nil
+		return controllerutil.OperationResultNone, nil
 	}
-	if err := r.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("applying %T %s: %w", obj, obj.GetName(), err)
+	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return controllerutil.OperationResultNone, err
 	}
-	logf.FromContext(ctx).V(1).Info("applied", "kind", fmt.Sprintf("%T", obj), "name", obj.GetName(), "result", controllerutil.OperationResultUpdated)
-	return nil
+	return controllerutil.OperationResultUpdated, nil
 }
 
 // deleteOwned removes an optional child the spec no longer asks for.
