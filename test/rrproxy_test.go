@@ -62,14 +62,6 @@ func startRRProxy(t *testing.T, nodeIDs, urls []string) *rrProxy {
 			http.Error(w, "no backend", http.StatusBadGateway)
 			return
 		}
-		if sid != "" {
-			p.mu.Lock()
-			if p.served[sid] == nil {
-				p.served[sid] = map[string]bool{}
-			}
-			p.served[sid][b.nodeID] = true
-			p.mu.Unlock()
-		}
 		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, b)))
 	}))
 	t.Cleanup(p.srv.Close)
@@ -109,6 +101,10 @@ func (p *rrProxy) pick(sid string, upgrade bool) (rrBackend, bool) {
 		}
 		if sid != "" {
 			p.last[sid] = i
+			if p.served[sid] == nil {
+				p.served[sid] = map[string]bool{}
+			}
+			p.served[sid][b.nodeID] = true
 		} else {
 			p.next = i + 1
 		}
